@@ -1,0 +1,118 @@
+//! `recog serve`: the embedded all-in-one. One process holds the HTTP edge, in-memory queues
+//! with SQS semantics, a local directory as the buckets, and the workers.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use recog_edge::Links as EdgeLinks;
+use recog_models::backend::Options;
+use recog_models::{Manifest, Model};
+use recog_transport::bucket::{Bucket, DirBucket};
+use recog_transport::queue::{Broker, MemoryBroker};
+use recog_worker::Links as WorkerLinks;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{BatchArgs, EdgeArgs, ModelArgs, ServeArgs};
+use crate::telemetry;
+
+/// Name of the embedded request queue.
+const REQUEST_QUEUE: &str = "requests";
+
+/// Runs until SIGTERM or Ctrl-C, then drains.
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing::info!(
+        listen = %args.listen, workers = args.workers, backend = %args.model.backend,
+        manifest = %args.model.manifest.display(), data_dir = %args.data_dir.display(),
+        "Starting recog serve"
+    );
+    let metrics = telemetry::init_metrics()?;
+
+    let broker = Arc::new(MemoryBroker::new(args.visibility_timeout));
+    let requests = broker.create(REQUEST_QUEUE).await?;
+    let reply_queue = format!("replies-{}", uuid::Uuid::new_v4());
+    let replies = broker.create(&reply_queue).await?;
+    let inputs: Arc<dyn Bucket> = Arc::new(DirBucket::open(args.data_dir.join("input")).await?);
+    let outputs: Arc<dyn Bucket> = Arc::new(DirBucket::open(args.data_dir.join("output")).await?);
+
+    let shutdown = CancellationToken::new();
+    let worker_links = WorkerLinks { requests: requests.clone(), broker, inputs: inputs.clone(), outputs };
+    let workers = spawn_workers(&args, worker_links, shutdown.clone()).await?;
+
+    let listener = TcpListener::bind(args.listen).await.context("cannot bind --listen")?;
+    tracing::info!(addr = %listener.local_addr()?, "Listening");
+    tokio::spawn(signal(shutdown.clone()));
+
+    let links = EdgeLinks { requests, replies, reply_queue, inputs };
+    recog_edge::run(listener, links, edge_config(&args.edge, metrics), shutdown.clone()).await;
+    shutdown.cancel();
+    for worker in workers {
+        worker.await?;
+    }
+    tracing::info!("Stopped");
+    Ok(())
+}
+
+/// Loads one model per worker, then starts them.
+async fn spawn_workers(
+    args: &ServeArgs,
+    links: WorkerLinks,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut workers = Vec::with_capacity(args.workers);
+    for _ in 0..args.workers {
+        let model = load_model(&args.model).await?;
+        let config = worker_config(&args.batch);
+        workers.push(tokio::spawn(recog_worker::run(model, links.clone(), config, shutdown.clone())));
+    }
+    tracing::info!(workers = args.workers, backend = %args.model.backend, "Workers ready");
+    Ok(workers)
+}
+
+async fn load_model(args: &ModelArgs) -> anyhow::Result<Model> {
+    let manifest = Manifest::load(&args.manifest)
+        .with_context(|| format!("cannot load --manifest; run scripts/setup to export the model"))?;
+    let options = Options {
+        kind: args.backend,
+        threads: args.threads,
+        ort_library: args.ort_library.clone(),
+    };
+    let chunk = args.chunk;
+    let model = tokio::task::spawn_blocking(move || Model::load(manifest, &options, chunk)).await??;
+    Ok(model)
+}
+
+fn worker_config(args: &BatchArgs) -> recog_worker::Config {
+    recog_worker::Config {
+        max_batch: args.max_batch as usize,
+        poll_wait: std::time::Duration::from_secs(1),
+        batch_delay: args.batch_delay,
+    }
+}
+
+fn edge_config(
+    args: &EdgeArgs,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+) -> recog_edge::Config {
+    recog_edge::Config {
+        reply_format: args.reply_format.into(),
+        request_timeout: args.request_timeout,
+        body_timeout: args.request_timeout,
+        max_body: args.max_body,
+        max_in_flight: args.max_in_flight,
+        grace: args.grace,
+        metrics: Some(metrics),
+    }
+}
+
+/// Cancels `shutdown` on SIGTERM or Ctrl-C.
+async fn signal(shutdown: CancellationToken) {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler never fails at start-up");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("Shutdown requested");
+    shutdown.cancel();
+}

@@ -1,0 +1,24 @@
+//! Logging through `tracing` and metrics through a Prometheus recorder.
+
+use std::io::IsTerminal;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use recog_transport::metrics::{BATCH_BUCKETS, BATCH_SIZE, LATENCY_BUCKETS, describe};
+use tracing_subscriber::EnvFilter;
+
+/// Logs to stderr at `RUST_LOG`'s level, INFO by default.
+pub(crate) fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+}
+
+/// Installs the process-wide Prometheus recorder and describes every metric.
+pub(crate) fn init_metrics() -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(BATCH_SIZE.into()), BATCH_BUCKETS)?
+        .install_recorder()?;
+    describe();
+    Ok(handle)
+}

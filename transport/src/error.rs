@@ -1,0 +1,21 @@
+//! The one error type of the transport layer.
+
+/// What can go wrong talking to a queue or a bucket.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The named queue does not exist.
+    #[error("queue {0:?} does not exist")]
+    NoSuchQueue(String),
+    /// An object key that could escape its bucket or is otherwise unusable.
+    #[error("invalid object key {0:?}")]
+    InvalidKey(String),
+    /// No object under this key.
+    #[error("object {0:?} not found")]
+    NotFound(String),
+    /// The local filesystem failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// Metadata could not be encoded or decoded.
+    #[error("metadata: {0}")]
+    Metadata(#[from] serde_json::Error),
+}

@@ -1,0 +1,50 @@
+//! Every metric recog exports: Prometheus names in base units, described once at start-up.
+
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+
+/// HTTP requests answered, by `route` and `status`.
+pub const HTTP_REQUESTS: &str = "recog_http_requests_total";
+/// Time from request head to response, by `route`.
+pub const HTTP_REQUEST_DURATION: &str = "recog_http_request_duration_seconds";
+/// Requests waiting for a worker's answer.
+pub const INFLIGHT_REQUESTS: &str = "recog_inflight_requests";
+/// Responses for no waiting request: late, duplicate or for another edge.
+pub const RESPONSES_DROPPED: &str = "recog_responses_dropped_total";
+/// Time a request spent in the queue before a worker received it.
+pub const QUEUE_WAIT: &str = "recog_queue_wait_seconds";
+/// Decoding and preprocessing time per image.
+pub const PREPROCESS_DURATION: &str = "recog_preprocess_duration_seconds";
+/// Forward-pass time per batch, by `backend`.
+pub const INFERENCE_DURATION: &str = "recog_inference_duration_seconds";
+/// Images per forward pass.
+pub const BATCH_SIZE: &str = "recog_batch_size";
+/// Images classified, by `backend`.
+pub const IMAGES_CLASSIFIED: &str = "recog_images_classified_total";
+/// Images refused, by `reason` (`decode`, `expired`, `missing`).
+pub const IMAGES_REJECTED: &str = "recog_images_rejected_total";
+/// Messages received more than once.
+pub const MESSAGES_REDELIVERED: &str = "recog_messages_redelivered_total";
+
+/// Histogram buckets, in seconds, from a tenth of a millisecond to a minute.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    30.0, 60.0,
+];
+
+/// Batch-size buckets: every size a worker takes.
+pub const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+
+/// Registers the help text and unit of every metric with the installed recorder.
+pub fn describe() {
+    describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by route and status.");
+    describe_histogram!(HTTP_REQUEST_DURATION, Unit::Seconds, "HTTP request duration.");
+    describe_gauge!(INFLIGHT_REQUESTS, "Requests waiting for a worker's answer.");
+    describe_counter!(RESPONSES_DROPPED, "Responses that matched no waiting request.");
+    describe_histogram!(QUEUE_WAIT, Unit::Seconds, "Time requests spent queued.");
+    describe_histogram!(PREPROCESS_DURATION, Unit::Seconds, "Decode and preprocess per image.");
+    describe_histogram!(INFERENCE_DURATION, Unit::Seconds, "Forward pass per batch.");
+    describe_histogram!(BATCH_SIZE, Unit::Count, "Images per forward pass.");
+    describe_counter!(IMAGES_CLASSIFIED, "Images classified.");
+    describe_counter!(IMAGES_REJECTED, "Images refused, by reason.");
+    describe_counter!(MESSAGES_REDELIVERED, "Messages received more than once.");
+}

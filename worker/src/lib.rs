@@ -1,0 +1,76 @@
+//! recog's worker: takes up to ten requests at a time, decodes and preprocesses their images in
+//! parallel, runs them through the model in one batched call, stores and sends each answer, and
+//! only then acknowledges the messages, so a worker that dies loses nothing.
+//!
+//! Layout:
+//! - `batch`: receiving a batch within a short delay.
+//! - `pipeline`: one batch from messages to acknowledged answers.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod batch;
+mod pipeline;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use recog_models::Model;
+use recog_transport::bucket::Bucket;
+use recog_transport::queue::{Broker, Queue};
+use tokio_util::sync::CancellationToken;
+
+/// The queues and buckets a worker talks through.
+#[derive(Clone)]
+pub struct Links {
+    /// Where requests arrive.
+    pub requests: Arc<dyn Queue>,
+    /// Finds each request's reply queue.
+    pub broker: Arc<dyn Broker>,
+    /// The uploaded images.
+    pub inputs: Arc<dyn Bucket>,
+    /// The answers, one per request id.
+    pub outputs: Arc<dyn Bucket>,
+}
+
+/// How a worker batches.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Most requests taken at once (at most 10, as SQS allows).
+    pub max_batch: usize,
+    /// How long one receive waits for the first request.
+    pub poll_wait: Duration,
+    /// How long a batch waits for more requests once it has one.
+    pub batch_delay: Duration,
+}
+
+/// Pause after a failed receive, doubled up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Answers requests until `shutdown` is cancelled; a batch in hand is finished and acknowledged
+/// first.
+pub async fn run(model: Model, links: Links, config: Config, shutdown: CancellationToken) {
+    let model = Arc::new(Mutex::new(model));
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let receiving =
+            batch::receive(links.requests.as_ref(), config.max_batch, config.poll_wait, config.batch_delay);
+        let received = tokio::select! {
+            () = shutdown.cancelled() => break,
+            received = receiving => received,
+        };
+        match received {
+            Ok(deliveries) if deliveries.is_empty() => {}
+            Ok(deliveries) => {
+                backoff = FIRST_BACKOFF;
+                pipeline::run(&model, &links, deliveries).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, backoff_ms = backoff.as_millis(), "Request queue receive failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    tracing::info!("Worker stopped");
+}
