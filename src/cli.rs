@@ -56,7 +56,11 @@ pub(crate) struct ServeArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ModelArgs {
     /// The model manifest written by `models/export.py`.
-    #[arg(long, env = "RECOG_MANIFEST", default_value = "models/efficientnet_lite0.json")]
+    #[arg(
+        long,
+        env = "RECOG_MANIFEST",
+        default_value = "models/efficientnet_lite0.json"
+    )]
     pub(crate) manifest: PathBuf,
 
     /// Inference backend: `ort` (ONNX Runtime, fastest on CPU) or `tch` (libtorch).
@@ -72,7 +76,11 @@ pub(crate) struct ModelArgs {
     pub(crate) chunk: Option<usize>,
 
     /// The ONNX Runtime shared library (scripts/setup links the wheel's copy here).
-    #[arg(long, env = "RECOG_ORT_LIBRARY", default_value = "models/libonnxruntime.so")]
+    #[arg(
+        long,
+        env = "RECOG_ORT_LIBRARY",
+        default_value = "models/libonnxruntime.so"
+    )]
     pub(crate) ort_library: PathBuf,
 }
 

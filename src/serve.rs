@@ -36,15 +36,33 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let outputs: Arc<dyn Bucket> = Arc::new(DirBucket::open(args.data_dir.join("output")).await?);
 
     let shutdown = CancellationToken::new();
-    let worker_links = WorkerLinks { requests: requests.clone(), broker, inputs: inputs.clone(), outputs };
+    let worker_links = WorkerLinks {
+        requests: requests.clone(),
+        broker,
+        inputs: inputs.clone(),
+        outputs,
+    };
     let workers = spawn_workers(&args, worker_links, shutdown.clone()).await?;
 
-    let listener = TcpListener::bind(args.listen).await.context("cannot bind --listen")?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .context("cannot bind --listen")?;
     tracing::info!(addr = %listener.local_addr()?, "Listening");
     tokio::spawn(signal(shutdown.clone()));
 
-    let links = EdgeLinks { requests, replies, reply_queue, inputs };
-    recog_edge::run(listener, links, edge_config(&args.edge, metrics), shutdown.clone()).await;
+    let links = EdgeLinks {
+        requests,
+        replies,
+        reply_queue,
+        inputs,
+    };
+    recog_edge::run(
+        listener,
+        links,
+        edge_config(&args.edge, metrics),
+        shutdown.clone(),
+    )
+    .await;
     shutdown.cancel();
     for worker in workers {
         worker.await?;
@@ -63,7 +81,12 @@ async fn spawn_workers(
     for _ in 0..args.workers {
         let model = load_model(&args.model).await?;
         let config = worker_config(&args.batch);
-        workers.push(tokio::spawn(recog_worker::run(model, links.clone(), config, shutdown.clone())));
+        workers.push(tokio::spawn(recog_worker::run(
+            model,
+            links.clone(),
+            config,
+            shutdown.clone(),
+        )));
     }
     tracing::info!(workers = args.workers, backend = %args.model.backend, "Workers ready");
     Ok(workers)
@@ -71,14 +94,15 @@ async fn spawn_workers(
 
 async fn load_model(args: &ModelArgs) -> anyhow::Result<Model> {
     let manifest = Manifest::load(&args.manifest)
-        .with_context(|| format!("cannot load --manifest; run scripts/setup to export the model"))?;
+        .context("cannot load --manifest; run scripts/setup to export the model")?;
     let options = Options {
         kind: args.backend,
         threads: args.threads,
         ort_library: args.ort_library.clone(),
     };
     let chunk = args.chunk;
-    let model = tokio::task::spawn_blocking(move || Model::load(manifest, &options, chunk)).await??;
+    let model =
+        tokio::task::spawn_blocking(move || Model::load(manifest, &options, chunk)).await??;
     Ok(model)
 }
 

@@ -35,7 +35,11 @@ impl Server {
             .spawn()
             .expect("recog binary starts");
         let addr = wait_for_listening(&mut child);
-        Server { child, addr, _data: data }
+        Server {
+            child,
+            addr,
+            _data: data,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -88,11 +92,28 @@ fn course_images() -> Vec<(String, Vec<u8>)> {
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    names.into_iter().map(|name| (name.clone(), std::fs::read(images_dir().join(&name)).unwrap())).collect()
+    names
+        .into_iter()
+        .map(|name| {
+            (
+                name.clone(),
+                std::fs::read(images_dir().join(&name)).unwrap(),
+            )
+        })
+        .collect()
 }
 
-async fn post(client: &reqwest::Client, url: &str, field: &str, name: &str, bytes: Vec<u8>) -> (u16, String) {
-    let form = Form::new().part(field.to_owned(), Part::bytes(bytes).file_name(name.to_owned()));
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    field: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (u16, String) {
+    let form = Form::new().part(
+        field.to_owned(),
+        Part::bytes(bytes).file_name(name.to_owned()),
+    );
     let response = client.post(url).multipart(form).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
@@ -124,11 +145,18 @@ fn assert_agrees_with_reference(results: &[(String, u16, String)]) {
         let (stem, label) = body.split_once(':').expect("name-label reply");
         assert_eq!(format!("{stem}.JPEG"), *name);
         if reference[name] != label {
-            disagreements.push(format!("{name}: recog {label:?}, PyTorch {:?}", reference[name]));
+            disagreements.push(format!(
+                "{name}: recog {label:?}, PyTorch {:?}",
+                reference[name]
+            ));
         }
     }
     println!("disagreements with PyTorch: {disagreements:#?}");
-    assert!(disagreements.len() <= 2, "{} of 100 disagree", disagreements.len());
+    assert!(
+        disagreements.len() <= 2,
+        "{} of 100 disagree",
+        disagreements.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -138,7 +166,18 @@ async fn hundred_concurrent_uploads_agree_with_pytorch_on_ort() {
     assert_eq!(results.len(), 100);
     assert_agrees_with_reference(&results);
 
-    let stored = |bucket: &str| std::fs::read_dir(server.data_dir().join(bucket)).unwrap().filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.')).count();
+    let stored = |bucket: &str| {
+        std::fs::read_dir(server.data_dir().join(bucket))
+            .unwrap()
+            .filter(|e| {
+                !e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .count()
+    };
     assert_eq!(stored("input"), 100);
     assert_eq!(stored("output"), 100);
 }
@@ -160,7 +199,10 @@ async fn broken_image_gets_422_and_its_batch_is_still_answered() {
     let reference = reference();
     for (name, status, body) in &results {
         if name == "broken.jpg" {
-            assert_eq!((*status, body.as_str()), (422, "not a supported image format\n"));
+            assert_eq!(
+                (*status, body.as_str()),
+                (422, "not a supported image format\n")
+            );
         } else {
             assert_eq!(*status, 200, "{name}: {body}");
             assert_eq!(body, &reference[name]);
@@ -195,13 +237,34 @@ async fn health_metrics_and_unknown_routes() {
     let server = Server::start(&[]);
     let client = reqwest::Client::new();
     let health = client.get(server.url("/healthz")).send().await.unwrap();
-    assert_eq!((health.status().as_u16(), health.text().await.unwrap()), (200, "ok".into()));
+    assert_eq!(
+        (health.status().as_u16(), health.text().await.unwrap()),
+        (200, "ok".into())
+    );
 
     let (name, bytes) = course_images().remove(0);
-    assert_eq!(post(&client, &server.url("/"), "myfile", &name, bytes).await.0, 200);
-    let metrics = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"recog_http_requests_total{route="classify",status="200"} 1"#), "{metrics}");
-    assert!(metrics.contains("recog_inference_duration_seconds_bucket"), "{metrics}");
+    assert_eq!(
+        post(&client, &server.url("/"), "myfile", &name, bytes)
+            .await
+            .0,
+        200
+    );
+    let metrics = client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"recog_http_requests_total{route="classify",status="200"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("recog_inference_duration_seconds_bucket"),
+        "{metrics}"
+    );
 
     let missing = client.get(server.url("/nope")).send().await.unwrap();
     assert_eq!(missing.status(), 404);

@@ -20,9 +20,9 @@ pub mod service;
 pub mod upload;
 pub mod waiters;
 
-use std::sync::Arc;
 use recog_transport::bucket::Bucket;
 use recog_transport::queue::Queue;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -47,8 +47,11 @@ pub struct Links {
 pub async fn run(listener: TcpListener, links: Links, config: Config, shutdown: CancellationToken) {
     let waiters = Waiters::new(config.max_in_flight);
     let listening = CancellationToken::new();
-    let listener_task =
-        tokio::spawn(listener::listen(links.replies, waiters.clone(), listening.clone()));
+    let listener_task = tokio::spawn(listener::listen(
+        links.replies,
+        waiters.clone(),
+        listening.clone(),
+    ));
 
     let edge = Arc::new(service::Edge {
         config,

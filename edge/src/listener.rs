@@ -17,7 +17,11 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Completes waiters from `replies` until `shutdown` is cancelled.
-pub(crate) async fn listen(replies: Arc<dyn Queue>, waiters: Arc<Waiters>, shutdown: CancellationToken) {
+pub(crate) async fn listen(
+    replies: Arc<dyn Queue>,
+    waiters: Arc<Waiters>,
+    shutdown: CancellationToken,
+) {
     let mut backoff = FIRST_BACKOFF;
     loop {
         let received = tokio::select! {
@@ -69,7 +73,9 @@ mod tests {
     use super::*;
 
     fn response(id: Uuid, reason: &str) -> String {
-        let outcome = Outcome::Rejected { reason: reason.into() };
+        let outcome = Outcome::Rejected {
+            reason: reason.into(),
+        };
         serde_json::to_string(&Response { id, outcome }).unwrap()
     }
 
@@ -79,14 +85,26 @@ mod tests {
         let waiters = Waiters::new(10);
         let id = Uuid::new_v4();
         let waiter = waiters.register(id).unwrap();
-        for body in [response(id, "first"), response(id, "duplicate"), "garbage".into()] {
+        for body in [
+            response(id, "first"),
+            response(id, "duplicate"),
+            "garbage".into(),
+        ] {
             replies.send(body).await.unwrap();
         }
 
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(listen(replies.clone(), waiters.clone(), shutdown.clone()));
-        let outcome = waiter.wait(Instant::now() + Duration::from_secs(5)).await.unwrap();
-        assert_eq!(outcome, Outcome::Rejected { reason: "first".into() });
+        let outcome = waiter
+            .wait(Instant::now() + Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Rejected {
+                reason: "first".into()
+            }
+        );
 
         while replies.depth().await.unwrap().total() > 0 {
             tokio::task::yield_now().await;

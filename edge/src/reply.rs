@@ -37,13 +37,17 @@ pub fn json(id: Uuid, file: &str, classification: &Classification) -> Value {
 
 /// The file name without directories or extension, printable characters only.
 fn stem(file: &str) -> String {
-    let stem = Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned());
+    let stem = Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned());
     printable(&stem.unwrap_or_default())
 }
 
 /// The file name with control characters replaced, safe to echo in a one-line reply.
 fn printable(file: &str) -> String {
-    file.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+    file.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -53,14 +57,26 @@ mod tests {
     use super::*;
 
     fn goldfish() -> Classification {
-        let top5 = vec![Score { label: "goldfish".into(), score: 0.9 }];
-        Classification { top5, timings: Timings::default() }
+        let top5 = vec![Score {
+            label: "goldfish".into(),
+            score: 0.9,
+        }];
+        Classification {
+            top5,
+            timings: Timings::default(),
+        }
     }
 
     #[test]
     fn name_label_uses_the_file_stem() {
-        assert_eq!(text(ReplyFormat::NameLabel, "test_0.JPEG", &goldfish()), "test_0:goldfish");
-        assert_eq!(text(ReplyFormat::Label, "test_0.JPEG", &goldfish()), "goldfish");
+        assert_eq!(
+            text(ReplyFormat::NameLabel, "test_0.JPEG", &goldfish()),
+            "test_0:goldfish"
+        );
+        assert_eq!(
+            text(ReplyFormat::Label, "test_0.JPEG", &goldfish()),
+            "goldfish"
+        );
     }
 
     #[test]

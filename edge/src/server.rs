@@ -21,7 +21,8 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) async fn serve(listener: TcpListener, edge: Arc<Edge>, shutdown: CancellationToken) {
     let grace = edge.config.grace;
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
     let connections = GracefulShutdown::new();
 
     loop {

@@ -58,7 +58,10 @@ struct Answer {
 
 impl Edge {
     /// Routes one request and records its metrics.
-    pub(crate) async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    pub(crate) async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Response<Full<Bytes>> {
         let start = Instant::now();
         let route = route(request.uri().path());
         let response = match self.dispatch(request).await {
@@ -72,7 +75,10 @@ impl Edge {
         response
     }
 
-    async fn dispatch(&self, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, EdgeError> {
+    async fn dispatch(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, EdgeError> {
         match (request.method(), request.uri().path()) {
             (&Method::POST, "/" | "/classify") => self.classify(request).await,
             (&Method::GET, "/healthz") => Ok(text(StatusCode::OK, "ok".into())),
@@ -83,9 +89,15 @@ impl Edge {
         }
     }
 
-    async fn classify(&self, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, EdgeError> {
+    async fn classify(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, EdgeError> {
         let wants_json = accepts_json(&request);
-        let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let content_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
         let content_type = content_type.map(str::to_owned);
         let body = self.read_body(request.into_body()).await?;
         let upload = upload::parse(content_type.as_deref(), body).await?;
@@ -93,9 +105,17 @@ impl Edge {
         let answer = self.answer(upload).await?;
         if wants_json {
             let body = reply::json(answer.id, &answer.file, &answer.classification);
-            return Ok(with_type(StatusCode::OK, body.to_string(), "application/json"));
+            return Ok(with_type(
+                StatusCode::OK,
+                body.to_string(),
+                "application/json",
+            ));
         }
-        let body = reply::text(self.config.reply_format, &answer.file, &answer.classification);
+        let body = reply::text(
+            self.config.reply_format,
+            &answer.file,
+            &answer.classification,
+        );
         Ok(text(StatusCode::OK, body))
     }
 
@@ -118,8 +138,14 @@ impl Edge {
         let deadline = Instant::now() + self.config.request_timeout;
 
         let key = id.to_string();
-        let metadata = Metadata { file: upload.file.clone(), content_type: upload.content_type };
-        self.inputs.put(&key, upload.bytes, &metadata).await.map_err(unavailable)?;
+        let metadata = Metadata {
+            file: upload.file.clone(),
+            content_type: upload.content_type,
+        };
+        self.inputs
+            .put(&key, upload.bytes, &metadata)
+            .await
+            .map_err(unavailable)?;
         let request = message::Request {
             id,
             key,
@@ -130,14 +156,27 @@ impl Edge {
         let body = serde_json::to_string(&request).expect("a request always serialises");
         self.requests.send(body).await.map_err(unavailable)?;
 
-        match waiter.wait(deadline).await.map_err(|_| EdgeError::TimedOut)? {
-            Outcome::Classified(classification) => Ok(Answer { id, file: upload.file, classification }),
+        match waiter
+            .wait(deadline)
+            .await
+            .map_err(|_| EdgeError::TimedOut)?
+        {
+            Outcome::Classified(classification) => Ok(Answer {
+                id,
+                file: upload.file,
+                classification,
+            }),
             Outcome::Rejected { reason } => Err(EdgeError::Rejected(reason)),
         }
     }
 
     fn render_metrics(&self) -> Response<Full<Bytes>> {
-        let body = self.config.metrics.as_ref().map(PrometheusHandle::render).unwrap_or_default();
+        let body = self
+            .config
+            .metrics
+            .as_ref()
+            .map(PrometheusHandle::render)
+            .unwrap_or_default();
         with_type(StatusCode::OK, body, "text/plain; version=0.0.4")
     }
 }
@@ -165,10 +204,16 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     with_type(status, body, "text/plain; charset=utf-8")
 }
 
-fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Response<Full<Bytes>> {
+fn with_type(
+    status: StatusCode,
+    body: String,
+    content_type: &'static str,
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -177,10 +222,14 @@ fn error_response(error: &EdgeError) -> Response<Full<Bytes>> {
     let mut response = text(error.status(), format!("{error}\n"));
     match error {
         EdgeError::MethodNotAllowed(allow) => {
-            response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allow));
         }
         EdgeError::Overloaded | EdgeError::Unavailable => {
-            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
         _ => {}
     }

@@ -39,9 +39,15 @@ pub async fn parse(content_type: Option<&str>, body: Bytes) -> Result<Upload, Ed
         let file = field.file_name().unwrap_or("upload").to_owned();
         let content_type = field
             .content_type()
-            .map_or("application/octet-stream".to_owned(), |mime| mime.to_string());
+            .map_or("application/octet-stream".to_owned(), |mime| {
+                mime.to_string()
+            });
         let bytes = field.bytes().await.map_err(malformed)?;
-        uploads.push(Upload { file, content_type, bytes });
+        uploads.push(Upload {
+            file,
+            content_type,
+            bytes,
+        });
     }
 
     match uploads.len() {
@@ -63,7 +69,9 @@ mod tests {
     const TYPE: &str = "multipart/form-data; boundary=XYZ";
 
     fn part(name: &str, file: Option<&str>, body: &str) -> String {
-        let file = file.map(|f| format!("; filename=\"{f}\"")).unwrap_or_default();
+        let file = file
+            .map(|f| format!("; filename=\"{f}\""))
+            .unwrap_or_default();
         format!("--XYZ\r\nContent-Disposition: form-data; name=\"{name}\"{file}\r\n\r\n{body}\r\n")
     }
 
@@ -75,7 +83,9 @@ mod tests {
     #[tokio::test]
     async fn reads_either_field_name_without_a_content_type() {
         for field in FILE_FIELDS {
-            let upload = parse_parts(&[part(field, Some("cat.jpg"), "JPEG")]).await.unwrap();
+            let upload = parse_parts(&[part(field, Some("cat.jpg"), "JPEG")])
+                .await
+                .unwrap();
             assert_eq!(upload.file, "cat.jpg");
             assert_eq!(upload.content_type, "application/octet-stream");
             assert_eq!(upload.bytes, Bytes::from_static(b"JPEG"));
@@ -93,7 +103,10 @@ mod tests {
     async fn refuses_zero_two_or_empty_files() {
         let none = parse_parts(&[part("note", None, "hello")]).await;
         assert!(matches!(none, Err(EdgeError::NoFile)));
-        let two = [part("myfile", Some("a"), "1"), part("inputFile", Some("b"), "2")];
+        let two = [
+            part("myfile", Some("a"), "1"),
+            part("inputFile", Some("b"), "2"),
+        ];
         let two = parse_parts(&two).await;
         assert!(matches!(two, Err(EdgeError::TooManyFiles(2))));
         let empty = parse_parts(&[part("myfile", Some("a"), "")]).await;
@@ -104,6 +117,9 @@ mod tests {
     async fn refuses_a_body_that_is_not_multipart() {
         let result = parse(Some("image/jpeg"), Bytes::from_static(b"JPEG")).await;
         assert!(matches!(result, Err(EdgeError::NotMultipart)));
-        assert!(matches!(parse(None, Bytes::new()).await, Err(EdgeError::NotMultipart)));
+        assert!(matches!(
+            parse(None, Bytes::new()).await,
+            Err(EdgeError::NotMultipart)
+        ));
     }
 }

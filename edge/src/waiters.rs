@@ -33,11 +33,16 @@ pub struct TimedOut;
 impl Waiters {
     /// An empty map that admits at most `capacity` waiters.
     pub fn new(capacity: usize) -> Arc<Self> {
-        Arc::new(Self { capacity, slots: Mutex::default() })
+        Arc::new(Self {
+            capacity,
+            slots: Mutex::default(),
+        })
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, oneshot::Sender<Outcome>>> {
-        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Registers a waiter for `id`, or returns `None` when the map is full.
@@ -49,7 +54,11 @@ impl Waiters {
         }
         slots.insert(id, sender);
         metrics::gauge!(INFLIGHT_REQUESTS).set(slots.len() as f64);
-        Some(Waiter { id, receiver, waiters: self.clone() })
+        Some(Waiter {
+            id,
+            receiver,
+            waiters: self.clone(),
+        })
     }
 
     /// Hands `outcome` to the waiter for `id`; false if nobody is waiting for it.
@@ -105,7 +114,9 @@ mod tests {
     use super::*;
 
     fn rejected(reason: &str) -> Outcome {
-        Outcome::Rejected { reason: reason.into() }
+        Outcome::Rejected {
+            reason: reason.into(),
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -136,7 +147,10 @@ mod tests {
         let waiters = Waiters::new(10);
         let id = Uuid::new_v4();
         let waiter = waiters.register(id).unwrap();
-        waiter.wait(Instant::now() + Duration::from_secs(1)).await.unwrap_err();
+        waiter
+            .wait(Instant::now() + Duration::from_secs(1))
+            .await
+            .unwrap_err();
         assert!(!waiters.complete(id, rejected("late")));
     }
 

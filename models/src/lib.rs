@@ -7,6 +7,7 @@
 //! Layout:
 //! - [`manifest`]: the manifest and its label list.
 //! - [`preprocess`]: decoding, resizing, cropping and normalising one image.
+//! - `resample`: Pillow-exact bilinear resizing.
 //! - [`backend`]: the [`Backend`] trait with `ort` (ONNX Runtime) and `tch` (libtorch).
 //! - [`model`]: batching, softmax and top-k over a backend.
 #![warn(missing_docs, unreachable_pub)]
@@ -16,6 +17,7 @@ mod error;
 pub mod manifest;
 pub mod model;
 pub mod preprocess;
+mod resample;
 
 pub use backend::{Backend, BackendKind};
 pub use error::Error;

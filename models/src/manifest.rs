@@ -59,9 +59,15 @@ pub enum Resize {
 impl Manifest {
     /// Reads a manifest; its file paths are taken relative to its directory.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let raw = std::fs::read(path).map_err(|source| Error::Read { path: path.into(), source })?;
-        let mut manifest: Manifest = serde_json::from_slice(&raw)
-            .map_err(|source| Error::Manifest { path: path.into(), source })?;
+        let raw = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut manifest: Manifest =
+            serde_json::from_slice(&raw).map_err(|source| Error::Manifest {
+                path: path.into(),
+                source,
+            })?;
         manifest.dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         Ok(manifest)
     }
@@ -79,11 +85,17 @@ impl Manifest {
     /// Reads the label list and checks it has one label per class.
     pub fn load_labels(&self) -> Result<Vec<String>, Error> {
         let path = self.dir.join(&self.labels);
-        let raw =
-            std::fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+        let raw = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
         let labels: Vec<String> = raw.lines().map(|line| line.trim().to_owned()).collect();
         if labels.len() != self.classes {
-            return Err(Error::Labels { path, found: labels.len(), expected: self.classes });
+            return Err(Error::Labels {
+                path,
+                found: labels.len(),
+                expected: self.classes,
+            });
         }
         Ok(labels)
     }

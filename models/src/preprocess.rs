@@ -3,12 +3,13 @@
 
 use std::io::Cursor;
 
-use fast_image_resize::images::Image;
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+use image::codecs::jpeg::JpegDecoder;
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 
 use crate::Error;
 use crate::manifest::{Preprocess, Resize};
+use crate::resample;
 
 /// Largest width or height accepted; larger images are refused before decoding.
 pub const MAX_SIDE: u32 = 12_000;
@@ -18,7 +19,7 @@ pub const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
 /// Decodes, orients, resizes, crops and normalises an image into `3 × crop × crop` values.
 pub fn tensor(bytes: &[u8], spec: &Preprocess) -> Result<Vec<f32>, Error> {
     let image = decode(bytes)?;
-    let resized = resize(&image, spec)?;
+    let resized = resize(&image, spec);
     Ok(normalise(&resized, spec))
 }
 
@@ -27,19 +28,65 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, Error> {
     if bytes.is_empty() {
         return Err(Error::Image("empty file".into()));
     }
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| Error::Image(format!("cannot read image: {e}")))?;
-    if reader.format().is_none() {
-        return Err(Error::Image("not a supported image format".into()));
+    let format = image::guess_format(bytes)
+        .map_err(|_| Error::Image("not a supported image format".into()))?;
+    if format == ImageFormat::Jpeg
+        && let Some(image) = decode_jpeg(bytes)?
+    {
+        return Ok(image);
     }
-    reader.limits(limits());
 
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits());
     let mut decoder = reader.into_decoder().map_err(invalid)?;
     let orientation = decoder.orientation().map_err(invalid)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(invalid)?;
     image.apply_orientation(orientation);
     Ok(image.into_rgb8())
+}
+
+/// Decodes a JPEG with libjpeg-turbo, the decoder PIL uses, so pixels match PIL's exactly.
+/// Returns `None` for JPEGs it cannot convert to RGB (CMYK), which the `image` crate decodes.
+fn decode_jpeg(bytes: &[u8]) -> Result<Option<RgbImage>, Error> {
+    let mut decompressor = turbojpeg::Decompressor::new()
+        .map_err(|e| Error::Image(format!("cannot start the JPEG decoder: {e}")))?;
+    let header = decompressor
+        .read_header(bytes)
+        .map_err(|e| Error::Image(format!("cannot decode image: {e}")))?;
+    check_size(header.width, header.height)?;
+
+    let (width, height) = (header.width, header.height);
+    let mut pixels = vec![0; width * height * 3];
+    let target = turbojpeg::Image {
+        pixels: pixels.as_mut_slice(),
+        width,
+        pitch: width * 3,
+        height,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    if let Err(error) = decompressor.decompress(bytes, target) {
+        tracing::debug!(%error, "libjpeg-turbo refused a JPEG; trying the image crate");
+        return Ok(None);
+    }
+
+    let orientation = JpegDecoder::new(Cursor::new(bytes))
+        .and_then(|mut decoder| decoder.orientation())
+        .unwrap_or(Orientation::NoTransforms);
+    let image = RgbImage::from_raw(width as u32, height as u32, pixels)
+        .expect("the buffer is width × height RGB");
+    let mut image = DynamicImage::ImageRgb8(image);
+    image.apply_orientation(orientation);
+    Ok(Some(image.into_rgb8()))
+}
+
+fn check_size(width: usize, height: usize) -> Result<(), Error> {
+    let max = MAX_SIDE as usize;
+    if width > max || height > max {
+        return Err(Error::Image(format!(
+            "image too large: {width}×{height} (limit {MAX_SIDE} pixels a side)"
+        )));
+    }
+    Ok(())
 }
 
 fn limits() -> Limits {
@@ -60,21 +107,15 @@ fn invalid(error: image::ImageError) -> Error {
 }
 
 /// Resizes as the manifest says, then takes the centre crop.
-fn resize(image: &RgbImage, spec: &Preprocess) -> Result<RgbImage, Error> {
+fn resize(image: &RgbImage, spec: &Preprocess) -> RgbImage {
     let (width, height) = resized_size(image.width(), image.height(), spec);
-    let source = Image::from_vec_u8(image.width(), image.height(), image.to_vec(), PixelType::U8x3)
-        .map_err(|e| Error::Image(format!("cannot resize image: {e}")))?;
-    let mut target = Image::new(width, height, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-    Resizer::new()
-        .resize(&source, &mut target, &options)
-        .map_err(|e| Error::Image(format!("cannot resize image: {e}")))?;
-
-    let resized = RgbImage::from_raw(width, height, target.into_vec())
-        .expect("the resizer fills exactly width × height RGB pixels");
-    let (left, top) = (crop_offset(width, spec.crop), crop_offset(height, spec.crop));
+    let resized = resample::bilinear(image, width, height);
+    let (left, top) = (
+        crop_offset(width, spec.crop),
+        crop_offset(height, spec.crop),
+    );
     let side = spec.crop.min(width).min(height);
-    Ok(image::imageops::crop_imm(&resized, left, top, side, side).to_image())
+    image::imageops::crop_imm(&resized, left, top, side, side).to_image()
 }
 
 /// The size before cropping, rounded as torchvision's `Resize(int)` rounds it.
@@ -82,10 +123,14 @@ fn resized_size(width: u32, height: u32, spec: &Preprocess) -> (u32, u32) {
     let target = spec.resize_to;
     match spec.resize {
         Resize::Exact => (target, target),
-        Resize::ShortSide if width <= height => {
-            (target, ((target as u64 * height as u64) / width as u64).max(1) as u32)
-        }
-        Resize::ShortSide => (((target as u64 * width as u64) / height as u64).max(1) as u32, target),
+        Resize::ShortSide if width <= height => (
+            target,
+            ((target as u64 * height as u64) / width as u64).max(1) as u32,
+        ),
+        Resize::ShortSide => (
+            ((target as u64 * width as u64) / height as u64).max(1) as u32,
+            target,
+        ),
     }
 }
 
@@ -139,7 +184,9 @@ mod tests {
     fn output_has_three_planes_of_the_crop() {
         let image = RgbImage::from_pixel(300, 200, image::Rgb([255, 127, 0]));
         let mut png = Vec::new();
-        image.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        image
+            .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
         let tensor = tensor(&png, &lite0()).unwrap();
         assert_eq!(tensor.len(), 3 * 224 * 224);
         assert_eq!(tensor[0], 1.0);
@@ -151,7 +198,9 @@ mod tests {
     fn empty_and_non_image_bytes_are_refused_with_a_reason() {
         let empty = tensor(b"", &lite0()).unwrap_err().to_string();
         assert_eq!(empty, "empty file");
-        let text = tensor(b"hello, I am not a JPEG", &lite0()).unwrap_err().to_string();
+        let text = tensor(b"hello, I am not a JPEG", &lite0())
+            .unwrap_err()
+            .to_string();
         assert_eq!(text, "not a supported image format");
     }
 }

@@ -104,7 +104,9 @@ mod tests {
 
     #[test]
     fn rejected_outcome_is_tagged() {
-        let outcome = Outcome::Rejected { reason: "not an image".into() };
+        let outcome = Outcome::Rejected {
+            reason: "not an image".into(),
+        };
         let json = serde_json::to_value(&outcome).unwrap();
         assert_eq!(json["rejected"]["reason"], "not an image");
     }

@@ -36,12 +36,26 @@ pub const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0,
 
 /// Registers the help text and unit of every metric with the installed recorder.
 pub fn describe() {
-    describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by route and status.");
-    describe_histogram!(HTTP_REQUEST_DURATION, Unit::Seconds, "HTTP request duration.");
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests answered, by route and status."
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "HTTP request duration."
+    );
     describe_gauge!(INFLIGHT_REQUESTS, "Requests waiting for a worker's answer.");
-    describe_counter!(RESPONSES_DROPPED, "Responses that matched no waiting request.");
+    describe_counter!(
+        RESPONSES_DROPPED,
+        "Responses that matched no waiting request."
+    );
     describe_histogram!(QUEUE_WAIT, Unit::Seconds, "Time requests spent queued.");
-    describe_histogram!(PREPROCESS_DURATION, Unit::Seconds, "Decode and preprocess per image.");
+    describe_histogram!(
+        PREPROCESS_DURATION,
+        Unit::Seconds,
+        "Decode and preprocess per image."
+    );
     describe_histogram!(INFERENCE_DURATION, Unit::Seconds, "Forward pass per batch.");
     describe_histogram!(BATCH_SIZE, Unit::Count, "Images per forward pass.");
     describe_counter!(IMAGES_CLASSIFIED, "Images classified.");

@@ -90,7 +90,12 @@ mod tests {
     async fn returns_empty_after_the_poll_wait() {
         let queue = queue();
         let start = Instant::now();
-        assert!(receive(queue.as_ref(), 10, POLL, DELAY).await.unwrap().is_empty());
+        assert!(
+            receive(queue.as_ref(), 10, POLL, DELAY)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(start.elapsed(), POLL);
     }
 }

@@ -53,8 +53,12 @@ pub async fn run(model: Model, links: Links, config: Config, shutdown: Cancellat
     let model = Arc::new(Mutex::new(model));
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let receiving =
-            batch::receive(links.requests.as_ref(), config.max_batch, config.poll_wait, config.batch_delay);
+        let receiving = batch::receive(
+            links.requests.as_ref(),
+            config.max_batch,
+            config.poll_wait,
+            config.batch_delay,
+        );
         let received = tokio::select! {
             () = shutdown.cancelled() => break,
             received = receiving => received,

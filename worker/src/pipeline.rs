@@ -40,7 +40,10 @@ pub(crate) async fn run(model: &Arc<Mutex<Model>>, links: &Links, deliveries: Ve
     match classify(model, prepared).await {
         Ok(outcomes) => {
             let finished = join_all(jobs.into_iter().zip(outcomes).map(|(job, outcome)| {
-                let response = Response { id: job.request.id, outcome };
+                let response = Response {
+                    id: job.request.id,
+                    outcome,
+                };
                 finish(links, job, response)
             }));
             done.extend(finished.await.into_iter().flatten());
@@ -74,7 +77,11 @@ fn triage(deliveries: Vec<Delivery>) -> (Vec<Job>, Vec<String>) {
             Ok(request) => {
                 let queue_seconds = now.saturating_sub(delivery.sent_ms) as f64 / 1000.0;
                 metrics::histogram!(QUEUE_WAIT).record(queue_seconds);
-                jobs.push(Job { receipt: delivery.receipt, request, queue_seconds });
+                jobs.push(Job {
+                    receipt: delivery.receipt,
+                    request,
+                    queue_seconds,
+                });
             }
         }
     }
@@ -87,7 +94,10 @@ async fn replay_finished(links: &Links, jobs: Vec<Job>) -> (Vec<Job>, Vec<String
     let stored = join_all(jobs.iter().map(|job| links.outputs.get(&job.request.key))).await;
     let (mut fresh, mut replayed) = (Vec::new(), Vec::new());
     for (job, stored) in jobs.into_iter().zip(stored) {
-        match stored.ok().and_then(|body| serde_json::from_slice::<Response>(&body).ok()) {
+        match stored
+            .ok()
+            .and_then(|body| serde_json::from_slice::<Response>(&body).ok())
+        {
             Some(response) => replayed.push(finish(links, job, response)),
             None => fresh.push(job),
         }
@@ -103,15 +113,25 @@ async fn prepare(model: &Arc<Mutex<Model>>, links: &Links, jobs: &[Job]) -> Vec<
         .into_iter()
         .map(|image| image.map_err(|error| format!("uploaded image is gone: {error}")))
         .collect();
-    let spec = model.lock().unwrap_or_else(|p| p.into_inner()).preprocess().clone();
+    let spec = model
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .preprocess()
+        .clone();
 
     let preprocessed = tokio::task::spawn_blocking(move || {
-        images.par_iter().map(|image| preprocess_one(image.as_ref(), &spec)).collect()
+        images
+            .par_iter()
+            .map(|image| preprocess_one(image.as_ref(), &spec))
+            .collect()
     });
     preprocessed.await.expect("preprocessing never panics")
 }
 
-fn preprocess_one(image: Result<&Bytes, &String>, spec: &recog_models::manifest::Preprocess) -> Prepared {
+fn preprocess_one(
+    image: Result<&Bytes, &String>,
+    spec: &recog_models::manifest::Preprocess,
+) -> Prepared {
     let start = Instant::now();
     let bytes = image.map_err(Clone::clone)?;
     let tensor = preprocess::tensor(bytes, spec).map_err(|error| error.to_string())?;
@@ -144,7 +164,9 @@ async fn classify(
     let mut predictions = predictions.into_iter();
     let outcomes = slots.into_iter().map(|slot| match slot {
         Ok(preprocess_seconds) => {
-            let prediction = predictions.next().expect("one prediction per prepared image");
+            let prediction = predictions
+                .next()
+                .expect("one prediction per prepared image");
             let timings = Timings {
                 queue_seconds: 0.0,
                 preprocess_seconds,
@@ -183,7 +205,11 @@ async fn forward(
 }
 
 fn classification(prediction: Prediction, timings: Timings) -> Classification {
-    let top5 = prediction.top.into_iter().map(|(label, score)| Score { label, score }).collect();
+    let top5 = prediction
+        .top
+        .into_iter()
+        .map(|(label, score)| Score { label, score })
+        .collect();
     Classification { top5, timings }
 }
 
@@ -194,8 +220,15 @@ async fn finish(links: &Links, job: Job, mut response: Response) -> Option<Strin
         classification.timings.queue_seconds = job.queue_seconds;
     }
     let body = serde_json::to_string(&response).expect("a response always serialises");
-    let metadata = Metadata { file: job.request.file.clone(), content_type: "application/json".into() };
-    if let Err(error) = links.outputs.put(&job.request.key, body.clone().into(), &metadata).await {
+    let metadata = Metadata {
+        file: job.request.file.clone(),
+        content_type: "application/json".into(),
+    };
+    if let Err(error) = links
+        .outputs
+        .put(&job.request.key, body.clone().into(), &metadata)
+        .await
+    {
         tracing::warn!(%error, id = %job.request.id, "Cannot store result; will retry");
         return None;
     }

@@ -15,7 +15,9 @@ use crate::{Error, Manifest};
 static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
 
 fn environment(library: &Path) -> Result<Environment, Error> {
-    let mut slot = ENVIRONMENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut slot = ENVIRONMENT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(environment) = slot.as_ref() {
         return Ok(environment.clone());
     }
@@ -62,12 +64,17 @@ impl Backend for OrtBackend {
     fn forward(&mut self, input: &[f32], count: usize, side: usize) -> Result<Vec<f32>, Error> {
         let shape = [count, 3, side, side];
         let tensor = TensorRef::from_array_view((shape, input))?;
-        let outputs = self.session.run(ort::inputs![self.input.as_str() => tensor])?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input.as_str() => tensor])?;
         let (_, logits) = outputs[self.output.as_str()].try_extract_tensor::<f32>()?;
 
         let expected = count * self.classes;
         if logits.len() != expected {
-            return Err(Error::OutputShape { expected, found: logits.len() });
+            return Err(Error::OutputShape {
+                expected,
+                found: logits.len(),
+            });
         }
         Ok(logits.to_vec())
     }

@@ -17,7 +17,10 @@ impl TchBackend {
         tch::set_num_threads(options.threads as i32);
         let mut module = CModule::load_on_device(manifest.torchscript_path(), Device::Cpu)?;
         module.set_eval();
-        Ok(Self { module, classes: manifest.classes })
+        Ok(Self {
+            module,
+            classes: manifest.classes,
+        })
     }
 }
 
@@ -34,7 +37,10 @@ impl Backend for TchBackend {
 
         let expected = count * self.classes;
         if logits.len() != expected {
-            return Err(Error::OutputShape { expected, found: logits.len() });
+            return Err(Error::OutputShape {
+                expected,
+                found: logits.len(),
+            });
         }
         Ok(logits)
     }

@@ -58,12 +58,16 @@ impl Bucket for DirBucket {
     }
 
     async fn get(&self, key: &str) -> Result<Bytes, Error> {
-        let body = tokio::fs::read(self.path(key)?).await.map_err(not_found(key))?;
+        let body = tokio::fs::read(self.path(key)?)
+            .await
+            .map_err(not_found(key))?;
         Ok(Bytes::from(body))
     }
 
     async fn metadata(&self, key: &str) -> Result<Metadata, Error> {
-        let raw = tokio::fs::read(self.metadata_path(key)?).await.map_err(not_found(key))?;
+        let raw = tokio::fs::read(self.metadata_path(key)?)
+            .await
+            .map_err(not_found(key))?;
         Ok(serde_json::from_slice(&raw)?)
     }
 
@@ -89,11 +93,20 @@ mod tests {
     async fn stores_object_and_metadata_under_the_key_only() {
         let root = tempfile::tempdir().unwrap();
         let bucket = DirBucket::open(root.path().join("input")).await.unwrap();
-        let metadata = Metadata { file: "../../etc/passwd".into(), content_type: "image/jpeg".into() };
+        let metadata = Metadata {
+            file: "../../etc/passwd".into(),
+            content_type: "image/jpeg".into(),
+        };
 
-        bucket.put("abc", Bytes::from_static(b"jpeg"), &metadata).await.unwrap();
+        bucket
+            .put("abc", Bytes::from_static(b"jpeg"), &metadata)
+            .await
+            .unwrap();
 
-        assert_eq!(bucket.get("abc").await.unwrap(), Bytes::from_static(b"jpeg"));
+        assert_eq!(
+            bucket.get("abc").await.unwrap(),
+            Bytes::from_static(b"jpeg")
+        );
         assert_eq!(bucket.metadata("abc").await.unwrap(), metadata);
         assert_eq!(bucket.keys().await.unwrap(), vec!["abc".to_owned()]);
         assert!(!root.path().join("etc").exists());
@@ -111,8 +124,14 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let bucket = DirBucket::open(root.path()).await.unwrap();
         let metadata = Metadata::default();
-        bucket.put("k", Bytes::from_static(b"1"), &metadata).await.unwrap();
-        bucket.put("k", Bytes::from_static(b"2"), &metadata).await.unwrap();
+        bucket
+            .put("k", Bytes::from_static(b"1"), &metadata)
+            .await
+            .unwrap();
+        bucket
+            .put("k", Bytes::from_static(b"2"), &metadata)
+            .await
+            .unwrap();
         assert_eq!(bucket.keys().await.unwrap().len(), 1);
         assert_eq!(bucket.get("k").await.unwrap(), Bytes::from_static(b"2"));
     }

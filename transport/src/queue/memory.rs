@@ -43,13 +43,19 @@ struct InFlight {
 impl MemoryQueue {
     /// An empty queue whose deliveries stay hidden for `visibility`.
     pub fn new(visibility: Duration) -> Self {
-        Self { visibility, state: Mutex::default(), arrived: Notify::new() }
+        Self {
+            visibility,
+            state: Mutex::default(),
+            arrived: Notify::new(),
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock leaves the queue's data consistent: every mutation
         // below is a single move between the two collections.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -68,7 +74,10 @@ impl State {
                 self.visible.push_front(flight.message);
             }
         }
-        self.in_flight.values().map(|flight| flight.visible_at).min()
+        self.in_flight
+            .values()
+            .map(|flight| flight.visible_at)
+            .min()
     }
 
     fn take(&mut self, max: usize, visible_at: Instant) -> Vec<Delivery> {
@@ -84,7 +93,13 @@ impl State {
                 receive_count: message.receive_count,
                 sent_ms: message.sent_ms,
             });
-            self.in_flight.insert(receipt, InFlight { message, visible_at });
+            self.in_flight.insert(
+                receipt,
+                InFlight {
+                    message,
+                    visible_at,
+                },
+            );
         }
         deliveries
     }
@@ -93,7 +108,11 @@ impl State {
 #[async_trait]
 impl Queue for MemoryQueue {
     async fn send(&self, body: String) -> Result<(), Error> {
-        let message = Message { body, receive_count: 0, sent_ms: now_ms() };
+        let message = Message {
+            body,
+            receive_count: 0,
+            sent_ms: now_ms(),
+        };
         self.state().visible.push_back(message);
         self.arrived.notify_waiters();
         Ok(())
@@ -139,7 +158,10 @@ impl Queue for MemoryQueue {
     async fn depth(&self) -> Result<Depth, Error> {
         let mut state = self.state();
         state.requeue_expired(Instant::now());
-        Ok(Depth { visible: state.visible.len(), in_flight: state.in_flight.len() })
+        Ok(Depth {
+            visible: state.visible.len(),
+            in_flight: state.in_flight.len(),
+        })
     }
 }
 
@@ -153,11 +175,16 @@ pub struct MemoryBroker {
 impl MemoryBroker {
     /// A broker with no queues yet.
     pub fn new(visibility: Duration) -> Self {
-        Self { visibility, queues: Mutex::default() }
+        Self {
+            visibility,
+            queues: Mutex::default(),
+        }
     }
 
     fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<MemoryQueue>>> {
-        self.queues.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queues
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -207,7 +234,13 @@ mod tests {
     async fn depth_counts_visible_and_in_flight() {
         let queue = queue_with(12).await;
         queue.receive(10, Duration::ZERO).await.unwrap();
-        assert_eq!(queue.depth().await.unwrap(), Depth { visible: 2, in_flight: 10 });
+        assert_eq!(
+            queue.depth().await.unwrap(),
+            Depth {
+                visible: 2,
+                in_flight: 10
+            }
+        );
         assert_eq!(queue.depth().await.unwrap().total(), 12);
     }
 
@@ -245,7 +278,13 @@ mod tests {
         tokio::time::advance(VISIBILITY).await;
         queue.receive(10, Duration::ZERO).await.unwrap();
         queue.delete(&[stale.receipt]).await.unwrap();
-        assert_eq!(queue.depth().await.unwrap(), Depth { visible: 0, in_flight: 1 });
+        assert_eq!(
+            queue.depth().await.unwrap(),
+            Depth {
+                visible: 0,
+                in_flight: 1
+            }
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -266,7 +305,13 @@ mod tests {
     async fn long_poll_returns_empty_after_its_wait() {
         let queue = MemoryQueue::new(VISIBILITY);
         let start = Instant::now();
-        assert!(queue.receive(10, Duration::from_secs(20)).await.unwrap().is_empty());
+        assert!(
+            queue
+                .receive(10, Duration::from_secs(20))
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(start.elapsed(), Duration::from_secs(20));
     }
 
@@ -283,7 +328,10 @@ mod tests {
     #[tokio::test]
     async fn broker_opens_only_created_queues() {
         let broker = MemoryBroker::new(VISIBILITY);
-        assert!(matches!(broker.open("replies").await, Err(Error::NoSuchQueue(_))));
+        assert!(matches!(
+            broker.open("replies").await,
+            Err(Error::NoSuchQueue(_))
+        ));
         let created = broker.create("replies").await.unwrap();
         created.send("x".into()).await.unwrap();
         let opened = broker.open("replies").await.unwrap();
