@@ -71,7 +71,7 @@ pub(crate) struct ModelArgs {
     #[arg(long, env = "RECOG_THREADS", default_value_t = 2)]
     pub(crate) threads: usize,
 
-    /// Images per backend call; defaults to the backend's fastest (ort 10, tch 4).
+    /// Images per backend call; defaults to the backend's fastest (ort 4, tch 2).
     #[arg(long, env = "RECOG_CHUNK")]
     pub(crate) chunk: Option<usize>,
 

@@ -34,8 +34,8 @@ impl BackendKind {
     /// `cargo bench --bench forward` on EfficientNet-Lite0 with two threads.
     pub fn default_chunk(self) -> usize {
         match self {
-            BackendKind::Ort => 10,
-            BackendKind::Tch => 4,
+            BackendKind::Ort => 4,
+            BackendKind::Tch => 2,
         }
     }
 }
