@@ -1,35 +1,32 @@
-//! Assembling a batch: wait for the first request, then take what else arrives within a short
+//! Assembling a batch: once the first requests are in, take what else arrives within a short
 //! delay, up to the batch limit.
 
 use std::time::Duration;
 
-use recog_transport::Error;
 use recog_transport::queue::{Delivery, Queue};
 use tokio::time::Instant;
 
-/// Receives up to `max` messages: waits up to `poll` for the first, then at most `delay` more
-/// for the rest.
-pub(crate) async fn receive(
+/// Tops up a batch that has its first messages with whatever else arrives within `delay`, up to
+/// `max`. A failed receive ends the top-up; the batch in hand is still worth running.
+pub(crate) async fn fill(
     queue: &dyn Queue,
+    mut batch: Vec<Delivery>,
     max: usize,
-    poll: Duration,
     delay: Duration,
-) -> Result<Vec<Delivery>, Error> {
-    let mut batch = queue.receive(max, poll).await?;
-    if batch.is_empty() {
-        return Ok(batch);
-    }
-
+) -> Vec<Delivery> {
     let deadline = Instant::now() + delay;
     while batch.len() < max {
         let left = deadline.saturating_duration_since(Instant::now());
-        let more = queue.receive(max - batch.len(), left).await?;
-        if more.is_empty() {
-            break;
+        match queue.receive(max - batch.len(), left).await {
+            Ok(more) if more.is_empty() => break,
+            Ok(more) => batch.extend(more),
+            Err(error) => {
+                tracing::warn!(%error, "Receive failed while filling a batch");
+                break;
+            }
         }
-        batch.extend(more);
     }
-    Ok(batch)
+    batch
 }
 
 #[cfg(test)]
@@ -40,23 +37,37 @@ mod tests {
 
     use super::*;
 
-    const POLL: Duration = Duration::from_secs(20);
     const DELAY: Duration = Duration::from_millis(5);
 
     fn queue() -> Arc<MemoryQueue> {
         Arc::new(MemoryQueue::new(Duration::from_secs(30)))
     }
 
+    async fn first(queue: &MemoryQueue) -> Vec<Delivery> {
+        queue.receive(10, Duration::ZERO).await.unwrap()
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn takes_a_full_batch_without_waiting() {
+    async fn full_batch_is_not_delayed() {
         let queue = queue();
         for i in 0..25 {
             queue.send(i.to_string()).await.unwrap();
         }
         let start = Instant::now();
-        let batch = receive(queue.as_ref(), 10, POLL, DELAY).await.unwrap();
+        let batch = fill(queue.as_ref(), first(&queue).await, 10, DELAY).await;
         assert_eq!(batch.len(), 10);
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tops_up_to_the_batch_limit() {
+        let queue = queue();
+        queue.send("first".into()).await.unwrap();
+        let batch = first(&queue).await;
+        for i in 0..25 {
+            queue.send(i.to_string()).await.unwrap();
+        }
+        assert_eq!(fill(queue.as_ref(), batch, 10, DELAY).await.len(), 10);
     }
 
     #[tokio::test(start_paused = true)]
@@ -64,7 +75,7 @@ mod tests {
         let queue = queue();
         queue.send("first".into()).await.unwrap();
         let start = Instant::now();
-        let batch = receive(queue.as_ref(), 10, POLL, DELAY).await.unwrap();
+        let batch = fill(queue.as_ref(), first(&queue).await, 10, DELAY).await;
         assert_eq!(batch.len(), 1);
         assert_eq!(start.elapsed(), DELAY);
     }
@@ -73,6 +84,7 @@ mod tests {
     async fn collects_messages_that_arrive_within_the_delay() {
         let queue = queue();
         queue.send("first".into()).await.unwrap();
+        let batch = first(&queue).await;
         let sender = tokio::spawn({
             let queue = queue.clone();
             async move {
@@ -80,22 +92,9 @@ mod tests {
                 queue.send("second".into()).await.unwrap();
             }
         });
-        let batch = receive(queue.as_ref(), 10, POLL, DELAY).await.unwrap();
+        let batch = fill(queue.as_ref(), batch, 10, DELAY).await;
         sender.await.unwrap();
         let bodies: Vec<&str> = batch.iter().map(|d| d.body.as_str()).collect();
         assert_eq!(bodies, ["first", "second"]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn returns_empty_after_the_poll_wait() {
-        let queue = queue();
-        let start = Instant::now();
-        assert!(
-            receive(queue.as_ref(), 10, POLL, DELAY)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert_eq!(start.elapsed(), POLL);
     }
 }

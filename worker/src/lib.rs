@@ -53,21 +53,19 @@ pub async fn run(model: Model, links: Links, config: Config, shutdown: Cancellat
     let model = Arc::new(Mutex::new(model));
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let receiving = batch::receive(
-            links.requests.as_ref(),
-            config.max_batch,
-            config.poll_wait,
-            config.batch_delay,
-        );
+        // Only the wait for a first request is cut short by shutdown: once messages are in
+        // hand, the batch is run and acknowledged.
         let received = tokio::select! {
             () = shutdown.cancelled() => break,
-            received = receiving => received,
+            received = links.requests.receive(config.max_batch, config.poll_wait) => received,
         };
         match received {
             Ok(deliveries) if deliveries.is_empty() => {}
             Ok(deliveries) => {
                 backoff = FIRST_BACKOFF;
-                pipeline::run(&model, &links, deliveries).await;
+                let requests = links.requests.as_ref();
+                let batch = batch::fill(requests, deliveries, config.max_batch, config.batch_delay);
+                pipeline::run(&model, &links, batch.await).await;
             }
             Err(error) => {
                 tracing::warn!(%error, backoff_ms = backoff.as_millis(), "Request queue receive failed");
