@@ -2,13 +2,15 @@
 //! with SQS semantics, a local directory as the buckets, and the workers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use recog_edge::Links as EdgeLinks;
 use recog_models::backend::Options;
 use recog_models::{Manifest, Model};
 use recog_transport::bucket::{Bucket, DirBucket};
-use recog_transport::queue::{Broker, MemoryBroker};
+use recog_transport::metrics::{QUEUE_DEPTH, WORKERS};
+use recog_transport::queue::{Broker, MemoryBroker, Queue};
 use recog_worker::Links as WorkerLinks;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +45,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         outputs,
     };
     let workers = spawn_workers(&args, worker_links, shutdown.clone()).await?;
+    tokio::spawn(sample_depth(requests.clone(), shutdown.clone()));
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -88,6 +91,7 @@ async fn spawn_workers(
             shutdown.clone(),
         )));
     }
+    metrics::gauge!(WORKERS).set(args.workers as f64);
     tracing::info!(workers = args.workers, backend = %args.model.backend, "Workers ready");
     Ok(workers)
 }
@@ -109,7 +113,7 @@ async fn load_model(args: &ModelArgs) -> anyhow::Result<Model> {
 fn worker_config(args: &BatchArgs) -> recog_worker::Config {
     recog_worker::Config {
         max_batch: args.max_batch as usize,
-        poll_wait: std::time::Duration::from_secs(1),
+        poll_wait: Duration::from_secs(1),
         batch_delay: args.batch_delay,
     }
 }
@@ -126,6 +130,17 @@ fn edge_config(
         max_in_flight: args.max_in_flight,
         grace: args.grace,
         metrics: Some(metrics),
+    }
+}
+
+/// Publishes the request queue's depth every second.
+async fn sample_depth(requests: Arc<dyn Queue>, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    while shutdown.run_until_cancelled(ticks.tick()).await.is_some() {
+        if let Ok(depth) = requests.depth().await {
+            metrics::gauge!(QUEUE_DEPTH, "state" => "visible").set(depth.visible as f64);
+            metrics::gauge!(QUEUE_DEPTH, "state" => "in_flight").set(depth.in_flight as f64);
+        }
     }
 }
 

@@ -8,7 +8,7 @@ pub const HTTP_REQUESTS: &str = "recog_http_requests_total";
 pub const HTTP_REQUEST_DURATION: &str = "recog_http_request_duration_seconds";
 /// Requests waiting for a worker's answer.
 pub const INFLIGHT_REQUESTS: &str = "recog_inflight_requests";
-/// Responses for no waiting request: late, duplicate or for another edge.
+/// Responses dropped, by `reason` (`unreadable`; `no_waiter`: late, duplicate or unknown).
 pub const RESPONSES_DROPPED: &str = "recog_responses_dropped_total";
 /// Time a request spent in the queue before a worker received it.
 pub const QUEUE_WAIT: &str = "recog_queue_wait_seconds";
@@ -20,10 +20,14 @@ pub const INFERENCE_DURATION: &str = "recog_inference_duration_seconds";
 pub const BATCH_SIZE: &str = "recog_batch_size";
 /// Images classified, by `backend`.
 pub const IMAGES_CLASSIFIED: &str = "recog_images_classified_total";
-/// Images refused, by `reason` (`decode`, `expired`, `missing`).
+/// Images refused, by `reason` (`invalid`: not a decodable image; `expired`: past its deadline).
 pub const IMAGES_REJECTED: &str = "recog_images_rejected_total";
 /// Messages received more than once.
 pub const MESSAGES_REDELIVERED: &str = "recog_messages_redelivered_total";
+/// Requests in the request queue, by `state` (`visible`, `in_flight`).
+pub const QUEUE_DEPTH: &str = "recog_queue_depth";
+/// Workers running.
+pub const WORKERS: &str = "recog_workers";
 
 /// Histogram buckets, in seconds, from a tenth of a millisecond to a minute.
 pub const LATENCY_BUCKETS: &[f64] = &[
@@ -34,8 +38,18 @@ pub const LATENCY_BUCKETS: &[f64] = &[
 /// Batch-size buckets: every size a worker takes.
 pub const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
 
-/// Registers the help text and unit of every metric with the installed recorder.
+/// Registers the help text and unit of every metric with the installed recorder, and starts
+/// the counters that may stay quiet for a long time at zero, so that they are exported (and
+/// `rate()` has a baseline) before their first event.
 pub fn describe() {
+    for reason in ["invalid", "expired"] {
+        metrics::counter!(IMAGES_REJECTED, "reason" => reason).absolute(0);
+    }
+    for reason in ["unreadable", "no_waiter"] {
+        metrics::counter!(RESPONSES_DROPPED, "reason" => reason).absolute(0);
+    }
+    metrics::counter!(MESSAGES_REDELIVERED).absolute(0);
+
     describe_counter!(
         HTTP_REQUESTS,
         "HTTP requests answered, by route and status."
@@ -61,4 +75,6 @@ pub fn describe() {
     describe_counter!(IMAGES_CLASSIFIED, "Images classified.");
     describe_counter!(IMAGES_REJECTED, "Images refused, by reason.");
     describe_counter!(MESSAGES_REDELIVERED, "Messages received more than once.");
+    describe_gauge!(QUEUE_DEPTH, "Requests in the request queue, by state.");
+    describe_gauge!(WORKERS, "Workers running.");
 }
