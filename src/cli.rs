@@ -21,6 +21,9 @@ pub(crate) enum Command {
     /// Run everything on this machine: the HTTP edge, in-process queues, a local directory as
     /// the buckets, and the workers.
     Serve(ServeArgs),
+
+    /// Post images to a running recog and measure throughput and latency.
+    Loadtest(recog_loadtest::LoadtestArgs),
 }
 
 /// `recog serve`.

@@ -11,13 +11,31 @@ mod cli;
 mod serve;
 mod telemetry;
 
-use clap::Parser;
+use std::process::ExitCode;
 
-fn main() -> anyhow::Result<()> {
+use clap::Parser;
+use tokio::runtime::Runtime;
+
+fn main() -> anyhow::Result<ExitCode> {
     let cli = cli::Cli::parse();
     telemetry::init_tracing();
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = Runtime::new()?;
     match cli.command {
-        cli::Command::Serve(args) => runtime.block_on(serve::run(args)),
+        cli::Command::Serve(args) => runtime
+            .block_on(serve::run(args))
+            .map(|()| ExitCode::SUCCESS),
+        cli::Command::Loadtest(args) => loadtest(&runtime, args),
+    }
+}
+
+/// A failed check is a result, not a crash: one line on stderr and a non-zero exit status,
+/// without the backtrace `RUST_BACKTRACE` would add to an error.
+fn loadtest(runtime: &Runtime, args: recog_loadtest::LoadtestArgs) -> anyhow::Result<ExitCode> {
+    match runtime.block_on(recog_loadtest::run(args)) {
+        Err(error) if error.is_failed_check() => {
+            eprintln!("Error: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+        result => Ok(result.map(|()| ExitCode::SUCCESS)?),
     }
 }

@@ -1,77 +1,13 @@
 //! `recog serve` end to end: the real binary on a free port, the real model, the 100 course
 //! images posted at once as the course's workload generator does.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 
+use common::{ROOT, Server, get_text, images_dir, upload};
 use reqwest::multipart::{Form, Part};
-
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn images_dir() -> PathBuf {
-    Path::new(ROOT).join("../shared/data/imagenet-100")
-}
-
-/// A running `recog serve`, killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_recog"))
-            .current_dir(ROOT)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("recog binary starts");
-        let addr = wait_for_listening(&mut child);
-        Server {
-            child,
-            addr,
-            _data: data,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn data_dir(&self) -> &Path {
-        self._data.path()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Reads the server's log until it says where it listens; keeps draining it afterwards.
-fn wait_for_listening(child: &mut Child) -> SocketAddr {
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        eprintln!("{line}");
-        if let Some(rest) = line.split("Listening addr=").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
-            std::thread::spawn(move || lines.for_each(|line| eprintln!("{}", line.unwrap())));
-            return addr;
-        }
-    }
-    panic!("recog serve exited before listening");
-}
 
 /// `image -> top-1 label` from the PyTorch reference run by scripts/setup.
 fn reference() -> HashMap<String, String> {
@@ -103,21 +39,6 @@ fn course_images() -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    field: &str,
-    name: &str,
-    bytes: Vec<u8>,
-) -> (u16, String) {
-    let form = Form::new().part(
-        field.to_owned(),
-        Part::bytes(bytes).file_name(name.to_owned()),
-    );
-    let response = client.post(url).multipart(form).send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
 /// Posts every image at once, one connection each, and returns `(name, status, body)`.
 async fn post_all(url: &str, images: Vec<(String, Vec<u8>)>) -> Vec<(String, u16, String)> {
     let client = reqwest::Client::new();
@@ -126,7 +47,7 @@ async fn post_all(url: &str, images: Vec<(String, Vec<u8>)>) -> Vec<(String, u16
         let url = url.to_owned();
         let field = if i % 2 == 0 { "myfile" } else { "inputFile" };
         tokio::spawn(async move {
-            let (status, body) = post(&client, &url, field, &name, bytes).await;
+            let (status, body) = upload(&client, &url, field, &name, bytes).await;
             (name, status, body)
         })
     });
@@ -244,19 +165,12 @@ async fn health_metrics_and_unknown_routes() {
 
     let (name, bytes) = course_images().remove(0);
     assert_eq!(
-        post(&client, &server.url("/"), "myfile", &name, bytes)
+        upload(&client, &server.url("/"), "myfile", &name, bytes)
             .await
             .0,
         200
     );
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&client, &server.url("/metrics")).await;
     assert!(
         metrics.contains(r#"recog_http_requests_total{route="classify",status="200"} 1"#),
         "{metrics}"

@@ -6,6 +6,7 @@ use std::io::Cursor;
 use image::codecs::jpeg::JpegDecoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+use turbojpeg::Colorspace;
 
 use crate::Error;
 use crate::manifest::{Preprocess, Resize};
@@ -46,7 +47,8 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, Error> {
 }
 
 /// Decodes a JPEG with libjpeg-turbo, the decoder PIL uses, so pixels match PIL's exactly.
-/// Returns `None` for JPEGs it cannot convert to RGB (CMYK), which the `image` crate decodes.
+/// Returns `None` for CMYK and YCCK JPEGs, which libjpeg-turbo cannot convert to RGB and the
+/// `image` crate can.
 fn decode_jpeg(bytes: &[u8]) -> Result<Option<RgbImage>, Error> {
     let mut decompressor = turbojpeg::Decompressor::new()
         .map_err(|e| Error::Image(format!("cannot start the JPEG decoder: {e}")))?;
@@ -54,6 +56,9 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Option<RgbImage>, Error> {
         .read_header(bytes)
         .map_err(|e| Error::Image(format!("cannot decode image: {e}")))?;
     check_size(header.width, header.height)?;
+    if matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK) {
+        return Ok(None);
+    }
 
     let (width, height) = (header.width, header.height);
     let mut pixels = vec![0; width * height * 3];
@@ -64,10 +69,9 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Option<RgbImage>, Error> {
         height,
         format: turbojpeg::PixelFormat::RGB,
     };
-    if let Err(error) = decompressor.decompress(bytes, target) {
-        tracing::debug!(%error, "libjpeg-turbo refused a JPEG; trying the image crate");
-        return Ok(None);
-    }
+    decompressor
+        .decompress(bytes, target)
+        .map_err(|e| Error::Image(format!("cannot decode image: {e}")))?;
 
     let orientation = JpegDecoder::new(Cursor::new(bytes))
         .and_then(|mut decoder| decoder.orientation())
@@ -82,11 +86,15 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Option<RgbImage>, Error> {
 fn check_size(width: usize, height: usize) -> Result<(), Error> {
     let max = MAX_SIDE as usize;
     if width > max || height > max {
-        return Err(Error::Image(format!(
-            "image too large: {width}×{height} (limit {MAX_SIDE} pixels a side)"
-        )));
+        return Err(too_large());
     }
     Ok(())
+}
+
+fn too_large() -> Error {
+    Error::Image(format!(
+        "image too large: the limit is {MAX_SIDE} pixels a side"
+    ))
 }
 
 fn limits() -> Limits {
@@ -99,9 +107,7 @@ fn limits() -> Limits {
 
 fn invalid(error: image::ImageError) -> Error {
     match error {
-        image::ImageError::Limits(_) => {
-            Error::Image(format!("image too large (limit {MAX_SIDE} pixels a side)"))
-        }
+        image::ImageError::Limits(_) => too_large(),
         other => Error::Image(format!("cannot decode image: {other}")),
     }
 }

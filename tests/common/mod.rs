@@ -1,0 +1,92 @@
+//! Starting the real `recog serve` on a free port and talking to it, shared by the
+//! integration tests.
+#![allow(dead_code, reason = "each test file uses only part of this module")]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The root package's folder; the binary runs here so that its default paths resolve.
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The 100 course images.
+pub fn images_dir() -> PathBuf {
+    Path::new(ROOT).join("../shared/data/imagenet-100")
+}
+
+/// A running `recog serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    addr: SocketAddr,
+    data: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `recog serve` on 127.0.0.1:0 over a fresh data directory, with `extra` flags.
+    pub fn start(extra: &[&str]) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_recog"))
+            .current_dir(ROOT)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("recog binary starts");
+        let addr = wait_for_listening(&mut child);
+        Server { child, addr, data }
+    }
+
+    /// `http://<its address><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Its buckets' directory.
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads the server's log until it says where it listens; keeps draining it afterwards.
+fn wait_for_listening(child: &mut Child) -> SocketAddr {
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        eprintln!("{line}");
+        if let Some(rest) = line.split("Listening addr=").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
+            std::thread::spawn(move || lines.for_each(|line| eprintln!("{}", line.unwrap())));
+            return addr;
+        }
+    }
+    panic!("recog serve exited before listening");
+}
+
+/// Posts `bytes` as file `name` in form field `field`; returns the status and body.
+pub async fn upload(
+    client: &reqwest::Client,
+    url: &str,
+    field: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (u16, String) {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
+    let form = reqwest::multipart::Form::new().part(field.to_owned(), part);
+    let response = client.post(url).multipart(form).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The body of `GET url`.
+pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
