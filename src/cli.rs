@@ -22,8 +22,99 @@ pub(crate) enum Command {
     /// the buckets, and the workers.
     Serve(ServeArgs),
 
+    /// Run the HTTP edge on AWS: uploads go to S3, requests to SQS, answers come back on the
+    /// edge's own reply queue.
+    Edge(EdgeTierArgs),
+
+    /// Run a worker on AWS: requests from SQS, images from S3, answers to S3 and to each
+    /// request's reply queue.
+    Worker(WorkerArgs),
+
+    /// Manage the AWS resources recog uses.
+    #[command(subcommand)]
+    Aws(AwsCommand),
+
     /// Post images to a running recog and measure throughput and latency.
     Loadtest(recog_loadtest::LoadtestArgs),
+}
+
+/// `recog aws …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AwsCommand {
+    /// Create the request queue, its dead-letter queue and both buckets where missing, and
+    /// print what exists.
+    Init(AwsInitArgs),
+}
+
+/// Where recog's AWS resources are.
+#[derive(Debug, Args)]
+pub(crate) struct AwsArgs {
+    /// Endpoint of an AWS-compatible server (moto, LocalStack); the standard
+    /// `AWS_ENDPOINT_URL` variables work too. S3 then uses path-style addressing.
+    #[arg(long, env = "RECOG_AWS_ENDPOINT_URL")]
+    pub(crate) aws_endpoint_url: Option<String>,
+
+    /// The SQS request queue.
+    #[arg(long, env = "RECOG_REQUEST_QUEUE", default_value = "recog-requests")]
+    pub(crate) request_queue: String,
+
+    /// The S3 bucket for uploaded images.
+    #[arg(long, env = "RECOG_INPUT_BUCKET", default_value = "recog-input")]
+    pub(crate) input_bucket: String,
+
+    /// The S3 bucket for answers.
+    #[arg(long, env = "RECOG_OUTPUT_BUCKET", default_value = "recog-output")]
+    pub(crate) output_bucket: String,
+
+    /// The request queue's visibility timeout (set by `aws init`, honoured by workers).
+    #[arg(long, env = "RECOG_VISIBILITY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) visibility_timeout: Duration,
+}
+
+/// `recog aws init`.
+#[derive(Debug, Args)]
+pub(crate) struct AwsInitArgs {
+    #[command(flatten)]
+    pub(crate) aws: AwsArgs,
+
+    /// The dead-letter queue for requests received too often.
+    #[arg(
+        long,
+        env = "RECOG_DEAD_LETTER_QUEUE",
+        default_value = "recog-requests-dead"
+    )]
+    pub(crate) dead_letter_queue: String,
+
+    /// Receives after which a request moves to the dead-letter queue.
+    #[arg(long, env = "RECOG_MAX_RECEIVES", default_value_t = 5)]
+    pub(crate) max_receives: u32,
+}
+
+/// `recog edge`.
+#[derive(Debug, Args)]
+pub(crate) struct EdgeTierArgs {
+    /// Address the HTTP edge listens on; port 0 picks a free port (logged at start).
+    #[arg(long, env = "RECOG_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+
+    #[command(flatten)]
+    pub(crate) aws: AwsArgs,
+
+    #[command(flatten)]
+    pub(crate) edge: EdgeArgs,
+}
+
+/// `recog worker`.
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    #[command(flatten)]
+    pub(crate) aws: AwsArgs,
+
+    #[command(flatten)]
+    pub(crate) model: ModelArgs,
+
+    #[command(flatten)]
+    pub(crate) batch: BatchArgs,
 }
 
 /// `recog serve`.
@@ -117,6 +208,11 @@ pub(crate) struct BatchArgs {
     /// Most requests a worker takes at once (1 to 10).
     #[arg(long, env = "RECOG_MAX_BATCH", default_value_t = 10, value_parser = clap::value_parser!(u8).range(1..=10))]
     pub(crate) max_batch: u8,
+
+    /// Deliveries a request gets before it is given up on with an error reply (and, on SQS,
+    /// moved to the dead-letter queue).
+    #[arg(long, env = "RECOG_MAX_RECEIVES", default_value_t = 5)]
+    pub(crate) max_receives: u32,
 
     /// How long a batch waits for more requests once it has one.
     #[arg(long, env = "RECOG_BATCH_DELAY", default_value = "5ms", value_parser = humantime::parse_duration)]

@@ -4,12 +4,14 @@
 //! Layout:
 //! - `cli`: the subcommands and their flags (`recog --help` is the manual).
 //! - `serve`: the embedded all-in-one: edge, queues, buckets and workers in one process.
+//! - `tiers`: the edge and the worker as separate processes on AWS, and `aws init`.
 //! - `telemetry`: tracing and the Prometheus recorder.
 #![forbid(unsafe_code)]
 
 mod cli;
 mod serve;
 mod telemetry;
+mod tiers;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,15 @@ fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         cli::Command::Serve(args) => runtime
             .block_on(serve::run(args))
+            .map(|()| ExitCode::SUCCESS),
+        cli::Command::Edge(args) => runtime
+            .block_on(tiers::edge(args))
+            .map(|()| ExitCode::SUCCESS),
+        cli::Command::Worker(args) => runtime
+            .block_on(tiers::worker(args))
+            .map(|()| ExitCode::SUCCESS),
+        cli::Command::Aws(cli::AwsCommand::Init(args)) => runtime
+            .block_on(tiers::init(args))
             .map(|()| ExitCode::SUCCESS),
         cli::Command::Loadtest(args) => loadtest(&runtime, args),
     }

@@ -75,7 +75,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Loads one model per worker, then starts them.
-async fn spawn_workers(
+pub(crate) async fn spawn_workers(
     args: &ServeArgs,
     links: WorkerLinks,
     shutdown: CancellationToken,
@@ -83,7 +83,7 @@ async fn spawn_workers(
     let mut workers = Vec::with_capacity(args.workers);
     for _ in 0..args.workers {
         let model = load_model(&args.model).await?;
-        let config = worker_config(&args.batch);
+        let config = worker_config(&args.batch, args.visibility_timeout);
         workers.push(tokio::spawn(recog_worker::run(
             model,
             links.clone(),
@@ -96,7 +96,7 @@ async fn spawn_workers(
     Ok(workers)
 }
 
-async fn load_model(args: &ModelArgs) -> anyhow::Result<Model> {
+pub(crate) async fn load_model(args: &ModelArgs) -> anyhow::Result<Model> {
     let manifest = Manifest::load(&args.manifest)
         .context("cannot load --manifest; run scripts/setup to export the model")?;
     let options = Options {
@@ -110,15 +110,17 @@ async fn load_model(args: &ModelArgs) -> anyhow::Result<Model> {
     Ok(model)
 }
 
-fn worker_config(args: &BatchArgs) -> recog_worker::Config {
+pub(crate) fn worker_config(args: &BatchArgs, visibility: Duration) -> recog_worker::Config {
     recog_worker::Config {
         max_batch: args.max_batch as usize,
         poll_wait: Duration::from_secs(1),
         batch_delay: args.batch_delay,
+        visibility,
+        max_receives: args.max_receives,
     }
 }
 
-fn edge_config(
+pub(crate) fn edge_config(
     args: &EdgeArgs,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 ) -> recog_edge::Config {
@@ -145,7 +147,7 @@ async fn sample_depth(requests: Arc<dyn Queue>, shutdown: CancellationToken) {
 }
 
 /// Cancels `shutdown` on SIGTERM or Ctrl-C.
-async fn signal(shutdown: CancellationToken) {
+pub(crate) async fn signal(shutdown: CancellationToken) {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("installing a SIGTERM handler never fails at start-up");
     tokio::select! {

@@ -81,6 +81,8 @@ fn pipeline(c: &mut Criterion) {
         max_batch: BATCH,
         poll_wait: Duration::from_secs(1),
         batch_delay: Duration::from_millis(5),
+        visibility: Duration::from_secs(30),
+        max_receives: 5,
     };
     let shutdown = CancellationToken::new();
     runtime.spawn(recog_worker::run(

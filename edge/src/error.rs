@@ -29,6 +29,9 @@ pub enum EdgeError {
     /// A worker could not classify the image.
     #[error("{0}")]
     Rejected(String),
+    /// recog failed on this request on every allowed attempt.
+    #[error("{0}")]
+    Failed(String),
     /// Too many requests are already waiting.
     #[error("too many requests in flight, retry shortly")]
     Overloaded,
@@ -58,6 +61,7 @@ impl EdgeError {
             EdgeError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             EdgeError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             EdgeError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            EdgeError::Failed(_) => StatusCode::BAD_GATEWAY,
             EdgeError::Overloaded | EdgeError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::TimedOut => StatusCode::GATEWAY_TIMEOUT,
             EdgeError::NotFound => StatusCode::NOT_FOUND,

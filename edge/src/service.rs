@@ -167,6 +167,7 @@ impl Edge {
                 classification,
             }),
             Outcome::Rejected { reason } => Err(EdgeError::Rejected(reason)),
+            Outcome::Failed { reason } => Err(EdgeError::Failed(reason)),
         }
     }
 

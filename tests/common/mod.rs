@@ -26,17 +26,36 @@ impl Server {
     /// Starts `recog serve` on 127.0.0.1:0 over a fresh data directory, with `extra` flags.
     pub fn start(extra: &[&str]) -> Server {
         let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_recog"))
-            .current_dir(ROOT)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
-            .args(extra)
-            .env("RUST_LOG", "info")
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir"];
+        args.push(data.path().to_str().unwrap());
+        args.extend(extra);
+        let mut child = recog(&args, &[])
             .stderr(Stdio::piped())
             .spawn()
             .expect("recog binary starts");
         let addr = wait_for_listening(&mut child);
         Server { child, addr, data }
+    }
+
+    /// Starts `recog edge` on 127.0.0.1:0 with `extra` flags and environment `env`.
+    pub fn start_edge(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut args = vec!["edge", "--listen", "127.0.0.1:0"];
+        args.extend(extra);
+        let mut child = recog(&args, env)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("recog binary starts");
+        let addr = wait_for_listening(&mut child);
+        Server {
+            child,
+            addr,
+            data: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `http://<its address><path>`.
@@ -55,6 +74,14 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `recog <args>`, run in the repository root with `env` added.
+pub fn recog(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_recog"));
+    command.current_dir(ROOT).args(args).env("RUST_LOG", "info");
+    command.envs(env.iter().copied());
+    command
 }
 
 /// Reads the server's log until it says where it listens; keeps draining it afterwards.

@@ -15,6 +15,9 @@ pub enum Error {
     /// The local filesystem failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// A remote queue or object store failed.
+    #[error("remote: {0}")]
+    Remote(String),
     /// Metadata could not be encoded or decoded.
     #[error("metadata: {0}")]
     Metadata(#[from] serde_json::Error),

@@ -39,6 +39,11 @@ pub enum Outcome {
         /// One line saying what was wrong with the input.
         reason: String,
     },
+    /// recog failed on every allowed attempt; the request went to the dead-letter queue.
+    Failed {
+        /// One line saying what failed.
+        reason: String,
+    },
 }
 
 /// The five most likely labels and where the time went.

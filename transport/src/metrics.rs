@@ -24,6 +24,8 @@ pub const IMAGES_CLASSIFIED: &str = "recog_images_classified_total";
 pub const IMAGES_REJECTED: &str = "recog_images_rejected_total";
 /// Messages received more than once.
 pub const MESSAGES_REDELIVERED: &str = "recog_messages_redelivered_total";
+/// Requests given up on after their last allowed delivery.
+pub const MESSAGES_DEAD_LETTERED: &str = "recog_messages_dead_lettered_total";
 /// Requests in the request queue, by `state` (`visible`, `in_flight`).
 pub const QUEUE_DEPTH: &str = "recog_queue_depth";
 /// Workers running.
@@ -49,6 +51,7 @@ pub fn describe() {
         metrics::counter!(RESPONSES_DROPPED, "reason" => reason).absolute(0);
     }
     metrics::counter!(MESSAGES_REDELIVERED).absolute(0);
+    metrics::counter!(MESSAGES_DEAD_LETTERED).absolute(0);
 
     describe_counter!(
         HTTP_REQUESTS,
@@ -75,6 +78,10 @@ pub fn describe() {
     describe_counter!(IMAGES_CLASSIFIED, "Images classified.");
     describe_counter!(IMAGES_REJECTED, "Images refused, by reason.");
     describe_counter!(MESSAGES_REDELIVERED, "Messages received more than once.");
+    describe_counter!(
+        MESSAGES_DEAD_LETTERED,
+        "Requests given up on after their last delivery."
+    );
     describe_gauge!(QUEUE_DEPTH, "Requests in the request queue, by state.");
     describe_gauge!(WORKERS, "Workers running.");
 }

@@ -41,6 +41,34 @@ pub struct Config {
     pub poll_wait: Duration,
     /// How long a batch waits for more requests once it has one.
     pub batch_delay: Duration,
+    /// The request queue's visibility timeout; a batch running past half of it extends it.
+    pub visibility: Duration,
+    /// Deliveries a request gets; on the last, a request that still fails is answered with
+    /// an error and left to the queue's dead-letter policy.
+    pub max_receives: u32,
+}
+
+/// Runs `work`, extending the visibility of `receipts` every half timeout while it lasts, so a
+/// slow batch is not delivered to a second worker.
+async fn keep_hidden(
+    queue: &dyn Queue,
+    receipts: &[String],
+    visibility: Duration,
+    work: impl std::future::Future<Output = ()>,
+) {
+    let half = visibility / 2;
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + half, half);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            () = &mut work => return,
+            _ = heartbeat.tick() => {
+                if let Err(error) = queue.extend(receipts, visibility).await {
+                    tracing::warn!(%error, "Cannot extend a slow batch's visibility");
+                }
+            }
+        }
+    }
 }
 
 /// Pause after a failed receive, doubled up to [`MAX_BACKOFF`].
@@ -65,7 +93,10 @@ pub async fn run(model: Model, links: Links, config: Config, shutdown: Cancellat
                 backoff = FIRST_BACKOFF;
                 let requests = links.requests.as_ref();
                 let batch = batch::fill(requests, deliveries, config.max_batch, config.batch_delay);
-                pipeline::run(&model, &links, batch.await).await;
+                let batch = batch.await;
+                let receipts: Vec<String> = batch.iter().map(|d| d.receipt.clone()).collect();
+                let work = pipeline::run(&model, &links, batch, config.max_receives);
+                keep_hidden(requests, &receipts, config.visibility, work).await;
             }
             Err(error) => {
                 tracing::warn!(%error, backoff_ms = backoff.as_millis(), "Request queue receive failed");

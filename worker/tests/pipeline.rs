@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use recog_models::backend::Options;
 use recog_models::{BackendKind, Manifest, Model};
-use recog_transport::bucket::{Bucket, DirBucket, Metadata};
+use recog_transport::bucket::{DirBucket, Metadata};
 use recog_transport::message::{Outcome, Request, Response, now_ms};
 use recog_transport::queue::{Broker, MemoryBroker, Queue};
 use recog_worker::{Config, Links};
@@ -48,6 +48,8 @@ async fn start() -> Harness {
         max_batch: 10,
         poll_wait: Duration::from_millis(100),
         batch_delay: Duration::from_millis(5),
+        visibility: Duration::from_secs(30),
+        max_receives: 5,
     };
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(recog_worker::run(
@@ -123,7 +125,7 @@ impl Harness {
 fn label(response: &Response) -> &str {
     match &response.outcome {
         Outcome::Classified(classification) => classification.label(),
-        Outcome::Rejected { reason } => panic!("rejected: {reason}"),
+        other => panic!("not classified: {other:?}"),
     }
 }
 

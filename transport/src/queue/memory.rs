@@ -155,6 +155,17 @@ impl Queue for MemoryQueue {
         Ok(())
     }
 
+    async fn extend(&self, receipts: &[String], visibility: Duration) -> Result<(), Error> {
+        let visible_at = Instant::now() + visibility;
+        let mut state = self.state();
+        for receipt in receipts {
+            if let Some(flight) = state.in_flight.get_mut(receipt) {
+                flight.visible_at = visible_at;
+            }
+        }
+        Ok(())
+    }
+
     async fn depth(&self) -> Result<Depth, Error> {
         let mut state = self.state();
         state.requeue_expired(Instant::now());
@@ -323,6 +334,19 @@ mod tests {
         let again = queue.receive(10, Duration::from_secs(60)).await.unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(start.elapsed(), VISIBILITY);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn extended_message_stays_hidden_until_the_new_timeout() {
+        let queue = queue_with(1).await;
+        let delivery = queue.receive(10, Duration::ZERO).await.unwrap().remove(0);
+        tokio::time::advance(VISIBILITY / 2).await;
+        queue.extend(&[delivery.receipt], VISIBILITY).await.unwrap();
+
+        tokio::time::advance(VISIBILITY - Duration::from_millis(1)).await;
+        assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(queue.receive(10, Duration::ZERO).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

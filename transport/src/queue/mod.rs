@@ -50,12 +50,22 @@ pub trait Queue: Send + Sync {
     /// Appends a message.
     async fn send(&self, body: String) -> Result<(), Error>;
 
+    /// Appends a message tagged with the request id it concerns, where the queue supports
+    /// attributes; others send the body alone.
+    async fn send_tagged(&self, body: String, id: &str) -> Result<(), Error> {
+        let _ = id;
+        self.send(body).await
+    }
+
     /// Returns up to `max` (at most [`MAX_RECEIVE`]) messages, waiting up to `wait` for the first.
     /// Each stays invisible to other receivers for the visibility timeout.
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, Error>;
 
     /// Deletes delivered messages; unknown or stale receipts are ignored.
     async fn delete(&self, receipts: &[String]) -> Result<(), Error>;
+
+    /// Keeps delivered messages hidden for `visibility` from now; unknown receipts are ignored.
+    async fn extend(&self, receipts: &[String], visibility: Duration) -> Result<(), Error>;
 
     /// How many messages are visible and in flight.
     async fn depth(&self) -> Result<Depth, Error>;
