@@ -37,15 +37,18 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let inputs: Arc<dyn Bucket> = Arc::new(DirBucket::open(args.data_dir.join("input")).await?);
     let outputs: Arc<dyn Bucket> = Arc::new(DirBucket::open(args.data_dir.join("output")).await?);
 
+    // The edge stops on a signal; the workers only once the edge has drained, so that the
+    // requests it lets finish still get their answers.
     let shutdown = CancellationToken::new();
+    let workers_stop = CancellationToken::new();
     let worker_links = WorkerLinks {
         requests: requests.clone(),
         broker,
         inputs: inputs.clone(),
         outputs,
     };
-    let workers = spawn_workers(&args, worker_links, shutdown.clone()).await?;
-    tokio::spawn(sample_depth(requests.clone(), shutdown.clone()));
+    let workers = spawn_workers(&args, worker_links, workers_stop.clone()).await?;
+    tokio::spawn(sample_depth(requests.clone(), workers_stop.clone()));
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -59,14 +62,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         reply_queue,
         inputs,
     };
-    recog_edge::run(
-        listener,
-        links,
-        edge_config(&args.edge, metrics),
-        shutdown.clone(),
-    )
-    .await;
-    shutdown.cancel();
+    recog_edge::run(listener, links, edge_config(&args.edge, metrics), shutdown).await;
+    workers_stop.cancel();
     for worker in workers {
         worker.await?;
     }

@@ -11,7 +11,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
-use common::{ROOT, Server, get_text, images_dir, recog, upload};
+use common::{ROOT, Server, get_text, images_dir, recog, reference, upload};
 use recog_aws::Aws;
 use recog_aws::s3::S3Bucket;
 use recog_aws::sqs::SqsBroker;
@@ -351,4 +351,40 @@ async fn five_megabyte_image_travels_by_claim_check() {
     let (status, label) = post.await.unwrap();
     assert_eq!(status, 200, "{label}");
     assert!(!label.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workers_terminated_and_killed_mid_load_lose_nothing() {
+    let moto = Moto::start();
+    moto.init(&["--visibility-timeout", "3s"]);
+    let edge = moto.edge(&["--request-timeout", "90s"]);
+    let mut graceful = moto.worker(&["--visibility-timeout", "3s"]);
+    let mut killed = moto.worker(&["--visibility-timeout", "3s"]);
+
+    let url = edge.url("/");
+    let posts = tokio::spawn(async move { classify_course(&url).await });
+    let aws = moto.aws().await;
+    let outputs = S3Bucket::new(aws.s3.clone(), "recog-output");
+    while outputs.keys().await.unwrap().len() < 10 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &graceful.0.id().to_string()])
+        .status();
+    assert!(status.unwrap().success());
+    killed.0.kill().unwrap();
+    let _rescuer = moto.worker(&["--visibility-timeout", "3s"]);
+
+    let answers = posts.await.unwrap();
+    assert_eq!(answers, reference());
+    let exit = tokio::task::spawn_blocking(move || graceful.0.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "SIGTERM ends a worker cleanly: {exit:?}");
+    wait_for_depth(
+        queue(&aws, "recog-requests").await.as_ref(),
+        Depth::default(),
+    )
+    .await;
+    assert_eq!(outputs.keys().await.unwrap().len(), 100);
 }

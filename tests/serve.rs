@@ -3,25 +3,10 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::path::Path;
-
-use common::{ROOT, Server, get_text, images_dir, upload};
+use common::{Server, get_text, images_dir, reference, upload};
 use reqwest::multipart::{Form, Part};
 
 /// `image -> top-1 label` from the PyTorch reference run by scripts/setup.
-fn reference() -> HashMap<String, String> {
-    let csv = Path::new(ROOT).join("models/reference/efficientnet_lite0-top1.csv");
-    let text = std::fs::read_to_string(&csv).expect("scripts/setup writes the reference answers");
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            let fields: Vec<&str> = line.split(',').collect();
-            (fields[0].to_owned(), fields[1].to_owned())
-        })
-        .collect()
-}
-
 fn course_images() -> Vec<(String, Vec<u8>)> {
     let mut names: Vec<String> = std::fs::read_dir(images_dir())
         .unwrap()

@@ -15,6 +15,18 @@ pub fn images_dir() -> PathBuf {
     Path::new(ROOT).join("../shared/data/imagenet-100")
 }
 
+/// `image -> top-1 label` from the PyTorch reference run by scripts/setup.
+pub fn reference() -> std::collections::HashMap<String, String> {
+    let csv = Path::new(ROOT).join("models/reference/efficientnet_lite0-top1.csv");
+    let text = std::fs::read_to_string(&csv).expect("scripts/setup writes the reference answers");
+    let rows = text
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').collect::<Vec<_>>());
+    rows.map(|fields| (fields[0].to_owned(), fields[1].to_owned()))
+        .collect()
+}
+
 /// A running `recog serve`, killed on drop.
 pub struct Server {
     child: Child,
@@ -56,6 +68,11 @@ impl Server {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Waits for the server to exit by itself.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
     }
 
     /// `http://<its address><path>`.

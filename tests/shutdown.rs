@@ -1,0 +1,64 @@
+//! SIGTERM drains: the edge stops accepting, lets the requests in flight finish, then exits;
+//! a worker finishes and acknowledges its batch, then exits. Nothing is lost either way.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{Server, get_text, images_dir, upload};
+
+fn terminate(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    assert!(status.unwrap().success());
+}
+
+async fn inflight(client: &reqwest::Client, server: &Server) -> usize {
+    let metrics = get_text(client, &server.url("/metrics")).await;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("recog_inflight_requests "))
+        .unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<f64>()
+        .unwrap() as usize
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_every_request_in_flight_finish() {
+    let mut server = Server::start(&["--grace", "60s"]);
+    let client = reqwest::Client::new();
+    let done = Arc::new(AtomicUsize::new(0));
+
+    let posts: Vec<_> = (0..100)
+        .map(|i| {
+            let (client, url, done) = (client.clone(), server.url("/"), done.clone());
+            tokio::spawn(async move {
+                let name = format!("test_{i}.JPEG");
+                let bytes = std::fs::read(images_dir().join(&name)).unwrap();
+                let answer = upload(&client, &url, "myfile", &name, bytes).await;
+                done.fetch_add(1, Ordering::SeqCst);
+                answer
+            })
+        })
+        .collect();
+    // Every request is either answered or waiting before the signal goes out.
+    while inflight(&client, &server).await + done.load(Ordering::SeqCst) < 100 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    terminate(server.pid());
+
+    for post in posts {
+        let (status, body) = post.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    let exit = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
