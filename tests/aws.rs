@@ -125,6 +125,15 @@ async fn queue(aws: &Aws, name: &str) -> std::sync::Arc<dyn Queue> {
         .unwrap()
 }
 
+/// How many objects the bucket holds.
+async fn objects(aws: &Aws, bucket: &str) -> usize {
+    S3Bucket::new(aws.s3.clone(), bucket)
+        .keys()
+        .await
+        .unwrap()
+        .len()
+}
+
 /// Polls `queue` until its depth is `want`, for up to a minute.
 async fn wait_for_depth(queue: &dyn Queue, want: Depth) {
     for _ in 0..600 {
@@ -188,21 +197,25 @@ async fn edge_and_two_workers_on_moto_answer_like_the_embedded_run() {
         Depth::default(),
     )
     .await;
-    assert_eq!(
-        S3Bucket::new(aws.s3.clone(), "recog-input")
-            .keys()
+    assert_eq!(objects(&aws, "recog-input").await, 100);
+    assert_eq!(objects(&aws, "recog-output").await, 100);
+
+    let mut edge = edge;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &edge.pid().to_string()])
+        .status();
+    assert!(status.unwrap().success());
+    assert!(
+        tokio::task::spawn_blocking(move || edge.wait())
             .await
             .unwrap()
-            .len(),
-        100
+            .success()
     );
-    assert_eq!(
-        S3Bucket::new(aws.s3.clone(), "recog-output")
-            .keys()
-            .await
-            .unwrap()
-            .len(),
-        100
+    let queues = aws.sqs.list_queues().send().await.unwrap();
+    let urls = queues.queue_urls();
+    assert!(
+        urls.iter().all(|url| !url.contains("recog-replies-")),
+        "{urls:?}"
     );
 }
 
@@ -247,14 +260,7 @@ async fn worker_killed_after_receiving_loses_nothing_and_answers_once() {
         metrics.contains(r#"recog_responses_dropped_total{reason="no_waiter"} 0"#),
         "{metrics}"
     );
-    assert_eq!(
-        S3Bucket::new(aws.s3.clone(), "recog-output")
-            .keys()
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(objects(&aws, "recog-output").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -364,8 +370,7 @@ async fn workers_terminated_and_killed_mid_load_lose_nothing() {
     let url = edge.url("/");
     let posts = tokio::spawn(async move { classify_course(&url).await });
     let aws = moto.aws().await;
-    let outputs = S3Bucket::new(aws.s3.clone(), "recog-output");
-    while outputs.keys().await.unwrap().len() < 10 {
+    while objects(&aws, "recog-output").await < 10 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let status = std::process::Command::new("kill")
@@ -386,5 +391,5 @@ async fn workers_terminated_and_killed_mid_load_lose_nothing() {
         Depth::default(),
     )
     .await;
-    assert_eq!(outputs.keys().await.unwrap().len(), 100);
+    assert_eq!(objects(&aws, "recog-output").await, 100);
 }
