@@ -36,6 +36,51 @@ pub(crate) enum Command {
 
     /// Post images to a running recog and measure throughput and latency.
     Loadtest(recog_loadtest::LoadtestArgs),
+
+    /// Run the scaling policy, and target tracking for comparison, against a modelled queue
+    /// fed by a traffic trace; write a CSV and an SVG plot per policy and print a summary.
+    Simulate(SimulateArgs),
+}
+
+/// `recog simulate`.
+#[derive(Debug, Args)]
+pub(crate) struct SimulateArgs {
+    /// The trace: a CSV of `seconds,rate` (requests per second from that second on), after a
+    /// header line. `scaler/traces/` has step, ramp, burst and sine.
+    #[arg(long)]
+    pub(crate) trace: PathBuf,
+
+    /// Folder for the CSV and SVG files.
+    #[arg(long, default_value = "simulation")]
+    pub(crate) out: PathBuf,
+
+    /// Time between scaler ticks, and the simulation's step.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub(crate) tick: Duration,
+
+    /// Requests one worker serves per second.
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) service_rate: f64,
+
+    /// Time from starting a worker to its first request (an EC2 instance booting).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) boot: Duration,
+
+    /// Most workers.
+    #[arg(long, default_value_t = 19)]
+    pub(crate) max_workers: usize,
+
+    /// Ticks the scale-in target must stay below the worker count before scaling in.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) scale_in_ticks: u32,
+
+    /// The comparison policy's target: queued requests per worker.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) backlog_per_worker: usize,
+
+    /// Time simulated after the trace's last point, for the queue to drain.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub(crate) tail: Duration,
 }
 
 /// `recog aws …`.
@@ -128,11 +173,23 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "RECOG_DATA_DIR", default_value = "data")]
     pub(crate) data_dir: PathBuf,
 
-    /// Number of workers, each with its own copy of the model; one per core by default. Two
+    /// Fewest workers; the scaler adds more as the queue grows.
+    #[arg(long, env = "RECOG_MIN_WORKERS", default_value_t = 1)]
+    pub(crate) min_workers: usize,
+
+    /// Most workers, each with its own copy of the model; one per core by default. Two
     /// single-threaded workers outrun one with two threads, because one preprocesses and
     /// stores while the other runs the model.
-    #[arg(long, env = "RECOG_WORKERS", default_value_t = cores())]
-    pub(crate) workers: usize,
+    #[arg(long, env = "RECOG_MAX_WORKERS", default_value_t = cores())]
+    pub(crate) max_workers: usize,
+
+    /// Time between the scaler's looks at the queue.
+    #[arg(long, env = "RECOG_SCALE_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub(crate) scale_interval: Duration,
+
+    /// Ticks the queue must stay short before workers are retired.
+    #[arg(long, env = "RECOG_SCALE_IN_TICKS", default_value_t = 3)]
+    pub(crate) scale_in_ticks: u32,
 
     /// Seconds a received request stays hidden before it is delivered again.
     #[arg(long, env = "RECOG_VISIBILITY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]

@@ -4,12 +4,16 @@
 //! Layout:
 //! - `cli`: the subcommands and their flags (`recog --help` is the manual).
 //! - `serve`: the embedded all-in-one: edge, queues, buckets and workers in one process.
+//! - `fleet`: the embedded workers as tasks the scaler starts and retires.
+//! - `simulate`: the scaling policy against traffic traces.
 //! - `tiers`: the edge and the worker as separate processes on AWS, and `aws init`.
 //! - `telemetry`: tracing and the Prometheus recorder.
 #![forbid(unsafe_code)]
 
 mod cli;
+mod fleet;
 mod serve;
+mod simulate;
 mod telemetry;
 mod tiers;
 
@@ -36,6 +40,7 @@ fn main() -> anyhow::Result<ExitCode> {
             .block_on(tiers::init(args))
             .map(|()| ExitCode::SUCCESS),
         cli::Command::Loadtest(args) => loadtest(&runtime, args),
+        cli::Command::Simulate(args) => simulate::run(args).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -8,14 +8,17 @@ use anyhow::Context;
 use recog_edge::Links as EdgeLinks;
 use recog_models::backend::Options;
 use recog_models::{Manifest, Model};
+use recog_scaler::Policy;
+use recog_scaler::control;
 use recog_transport::bucket::{Bucket, DirBucket};
-use recog_transport::metrics::{QUEUE_DEPTH, WORKERS};
+use recog_transport::metrics::QUEUE_DEPTH;
 use recog_transport::queue::{Broker, MemoryBroker, Queue};
 use recog_worker::Links as WorkerLinks;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{BatchArgs, EdgeArgs, ModelArgs, ServeArgs};
+use crate::fleet::{Recipe, TaskFleet};
 use crate::telemetry;
 
 /// Name of the embedded request queue.
@@ -24,7 +27,8 @@ const REQUEST_QUEUE: &str = "requests";
 /// Runs until SIGTERM or Ctrl-C, then drains.
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
-        listen = %args.listen, workers = args.workers, backend = %args.model.backend,
+        listen = %args.listen, min_workers = args.min_workers, max_workers = args.max_workers,
+        backend = %args.model.backend,
         manifest = %args.model.manifest.display(), data_dir = %args.data_dir.display(),
         "Starting recog serve"
     );
@@ -41,13 +45,25 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // requests it lets finish still get their answers.
     let shutdown = CancellationToken::new();
     let workers_stop = CancellationToken::new();
-    let worker_links = WorkerLinks {
+    let links = WorkerLinks {
         requests: requests.clone(),
         broker,
         inputs: inputs.clone(),
         outputs,
     };
-    let workers = spawn_workers(&args, worker_links, workers_stop.clone()).await?;
+    let fleet = Arc::new(TaskFleet::new(recipe(&args, links)?).await?);
+    let policy = Policy {
+        min_workers: args.min_workers,
+        max_workers: args.max_workers,
+        scale_in_ticks: args.scale_in_ticks,
+    };
+    let scaler = tokio::spawn(control::run(
+        policy,
+        requests.clone(),
+        fleet.clone(),
+        args.scale_interval,
+        workers_stop.clone(),
+    ));
     tokio::spawn(sample_depth(requests.clone(), workers_stop.clone()));
 
     let listener = TcpListener::bind(args.listen)
@@ -64,44 +80,38 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     recog_edge::run(listener, links, edge_config(&args.edge, metrics), shutdown).await;
     workers_stop.cancel();
-    for worker in workers {
-        worker.await?;
-    }
+    scaler.await?;
+    fleet.drain().await;
     tracing::info!("Stopped");
     Ok(())
 }
 
-/// Loads one model per worker, then starts them.
-pub(crate) async fn spawn_workers(
-    args: &ServeArgs,
-    links: WorkerLinks,
-    shutdown: CancellationToken,
-) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-    let mut workers = Vec::with_capacity(args.workers);
-    for _ in 0..args.workers {
-        let model = load_model(&args.model).await?;
-        let config = worker_config(&args.batch, args.visibility_timeout);
-        workers.push(tokio::spawn(recog_worker::run(
-            model,
-            links.clone(),
-            config,
-            shutdown.clone(),
-        )));
-    }
-    metrics::gauge!(WORKERS).set(args.workers as f64);
-    tracing::info!(workers = args.workers, backend = %args.model.backend, "Workers ready");
-    Ok(workers)
+/// How the fleet makes each worker.
+fn recipe(args: &ServeArgs, links: WorkerLinks) -> anyhow::Result<Recipe> {
+    Ok(Recipe {
+        manifest: manifest(&args.model)?,
+        options: options(&args.model),
+        chunk: args.model.chunk,
+        links,
+        config: worker_config(&args.batch, args.visibility_timeout),
+    })
 }
 
-pub(crate) async fn load_model(args: &ModelArgs) -> anyhow::Result<Model> {
-    let manifest = Manifest::load(&args.manifest)
-        .context("cannot load --manifest; run scripts/setup to export the model")?;
-    let options = Options {
+fn manifest(args: &ModelArgs) -> anyhow::Result<Manifest> {
+    Manifest::load(&args.manifest)
+        .context("cannot load --manifest; run scripts/setup to export the model")
+}
+
+fn options(args: &ModelArgs) -> Options {
+    Options {
         kind: args.backend,
         threads: args.threads,
         ort_library: args.ort_library.clone(),
-    };
-    let chunk = args.chunk;
+    }
+}
+
+pub(crate) async fn load_model(args: &ModelArgs) -> anyhow::Result<Model> {
+    let (manifest, options, chunk) = (manifest(args)?, options(args), args.chunk);
     let model =
         tokio::task::spawn_blocking(move || Model::load(manifest, &options, chunk)).await??;
     Ok(model)
@@ -114,6 +124,7 @@ pub(crate) fn worker_config(args: &BatchArgs, visibility: Duration) -> recog_wor
         batch_delay: args.batch_delay,
         visibility,
         max_receives: args.max_receives,
+        busy: Default::default(),
     }
 }
 

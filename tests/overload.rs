@@ -26,7 +26,14 @@ fn form() -> Form {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_answer_in_time_gets_504() {
-    let server = Server::start(&["--workers", "0", "--request-timeout", "1s"]);
+    let server = Server::start(&[
+        "--min-workers",
+        "0",
+        "--max-workers",
+        "0",
+        "--request-timeout",
+        "1s",
+    ]);
     let client = reqwest::Client::new();
     let response = client
         .post(server.url("/"))

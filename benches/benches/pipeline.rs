@@ -83,6 +83,7 @@ fn pipeline(c: &mut Criterion) {
         batch_delay: Duration::from_millis(5),
         visibility: Duration::from_secs(30),
         max_receives: 5,
+        busy: Default::default(),
     };
     let shutdown = CancellationToken::new();
     runtime.spawn(recog_worker::run(

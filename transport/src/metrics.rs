@@ -30,6 +30,12 @@ pub const MESSAGES_DEAD_LETTERED: &str = "recog_messages_dead_lettered_total";
 pub const QUEUE_DEPTH: &str = "recog_queue_depth";
 /// Workers running.
 pub const WORKERS: &str = "recog_workers";
+/// Workers the scaler wants.
+pub const SCALER_DESIRED_WORKERS: &str = "recog_scaler_desired_workers";
+/// Workers pending and running, as the scaler counts them.
+pub const SCALER_WORKERS: &str = "recog_scaler_workers";
+/// Scaling decisions, by `direction` (`out`, `in`, `hold`).
+pub const SCALER_DECISIONS: &str = "recog_scaler_decisions_total";
 
 /// Histogram buckets, in seconds, from a tenth of a millisecond to a minute.
 pub const LATENCY_BUCKETS: &[f64] = &[
@@ -84,4 +90,10 @@ pub fn describe() {
     );
     describe_gauge!(QUEUE_DEPTH, "Requests in the request queue, by state.");
     describe_gauge!(WORKERS, "Workers running.");
+    describe_gauge!(SCALER_DESIRED_WORKERS, "Workers the scaler wants.");
+    describe_gauge!(
+        SCALER_WORKERS,
+        "Workers pending and running, as the scaler counts them."
+    );
+    describe_counter!(SCALER_DECISIONS, "Scaling decisions, by direction.");
 }

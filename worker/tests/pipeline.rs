@@ -50,6 +50,7 @@ async fn start() -> Harness {
         batch_delay: Duration::from_millis(5),
         visibility: Duration::from_secs(30),
         max_receives: 5,
+        busy: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(recog_worker::run(
