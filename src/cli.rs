@@ -30,6 +30,10 @@ pub(crate) enum Command {
     /// request's reply queue.
     Worker(WorkerArgs),
 
+    /// Run the scaler on AWS: watch the request queue, launch worker instances from the worker
+    /// image as it grows, terminate them once it has stayed short.
+    Scaler(ScalerArgs),
+
     /// Manage the AWS resources recog uses.
     #[command(subcommand)]
     Aws(AwsCommand),
@@ -112,7 +116,7 @@ pub(crate) struct AwsArgs {
     pub(crate) output_bucket: String,
 
     /// The request queue's visibility timeout (set by `aws init`, honoured by workers).
-    #[arg(long, env = "RECOG_VISIBILITY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RECOG_VISIBILITY_TIMEOUT", default_value = "30s", value_parser = parse_visibility)]
     pub(crate) visibility_timeout: Duration,
 }
 
@@ -147,6 +151,57 @@ pub(crate) struct EdgeTierArgs {
 
     #[command(flatten)]
     pub(crate) edge: EdgeArgs,
+}
+
+/// `recog scaler`.
+#[derive(Debug, Args)]
+pub(crate) struct ScalerArgs {
+    #[command(flatten)]
+    pub(crate) aws: AwsArgs,
+
+    /// Fewest worker instances.
+    #[arg(long, env = "RECOG_MIN_WORKERS", default_value_t = 0)]
+    pub(crate) min_workers: usize,
+
+    /// Most worker instances.
+    #[arg(long, env = "RECOG_MAX_WORKERS", default_value_t = 19)]
+    pub(crate) max_workers: usize,
+
+    /// Time between the scaler's looks at the queue.
+    #[arg(long, env = "RECOG_SCALE_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub(crate) scale_interval: Duration,
+
+    /// Ticks the queue must stay short before instances are terminated.
+    #[arg(long, env = "RECOG_SCALE_IN_TICKS", default_value_t = 3)]
+    pub(crate) scale_in_ticks: u32,
+
+    /// The worker image, built with ami-build/.
+    #[arg(long, env = "RECOG_AMI")]
+    pub(crate) ami: String,
+
+    /// The worker instances' type.
+    #[arg(long, env = "RECOG_INSTANCE_TYPE", default_value = "c6i.large")]
+    pub(crate) instance_type: String,
+
+    /// Subnet for the instances; the default VPC's when absent.
+    #[arg(long, env = "RECOG_SUBNET")]
+    pub(crate) subnet: Option<String>,
+
+    /// Security group for the instances (repeatable).
+    #[arg(
+        long = "security-group",
+        env = "RECOG_SECURITY_GROUPS",
+        value_delimiter = ','
+    )]
+    pub(crate) security_groups: Vec<String>,
+
+    /// Instance profile carrying the worker role (aws/iam/worker.json).
+    #[arg(long, env = "RECOG_INSTANCE_PROFILE")]
+    pub(crate) instance_profile: Option<String>,
+
+    /// Value of the `recog-role` tag that marks this fleet's instances.
+    #[arg(long, env = "RECOG_ROLE", default_value = "recog-worker")]
+    pub(crate) role: String,
 }
 
 /// `recog worker`.
@@ -191,8 +246,9 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "RECOG_SCALE_IN_TICKS", default_value_t = 3)]
     pub(crate) scale_in_ticks: u32,
 
-    /// Seconds a received request stays hidden before it is delivered again.
-    #[arg(long, env = "RECOG_VISIBILITY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    /// How long a received request stays hidden before it is delivered again (whole seconds,
+    /// at least 1s, as in SQS).
+    #[arg(long, env = "RECOG_VISIBILITY_TIMEOUT", default_value = "30s", value_parser = parse_visibility)]
     pub(crate) visibility_timeout: Duration,
 
     #[command(flatten)]
@@ -221,11 +277,11 @@ pub(crate) struct ModelArgs {
     pub(crate) backend: BackendKind,
 
     /// Threads for one forward pass.
-    #[arg(long, env = "RECOG_THREADS", default_value_t = 1)]
+    #[arg(long, env = "RECOG_THREADS", default_value_t = 1, value_parser = at_least_one)]
     pub(crate) threads: usize,
 
     /// Images per backend call; defaults to the backend's fastest (ort 4, tch 2).
-    #[arg(long, env = "RECOG_CHUNK")]
+    #[arg(long, env = "RECOG_CHUNK", value_parser = at_least_one)]
     pub(crate) chunk: Option<usize>,
 
     /// The ONNX Runtime shared library (scripts/setup links the wheel's copy here).
@@ -293,6 +349,21 @@ impl From<ReplyFormatArg> for ReplyFormat {
             ReplyFormatArg::Label => ReplyFormat::Label,
             ReplyFormatArg::NameLabel => ReplyFormat::NameLabel,
         }
+    }
+}
+
+fn parse_visibility(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value).map_err(|e| e.to_string())?;
+    if duration < Duration::from_secs(1) || duration.subsec_nanos() != 0 {
+        return Err("must be whole seconds, at least 1s".into());
+    }
+    Ok(duration)
+}
+
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("must be a whole number, at least 1".into()),
     }
 }
 

@@ -6,7 +6,7 @@
 //! - `serve`: the embedded all-in-one: edge, queues, buckets and workers in one process.
 //! - `fleet`: the embedded workers as tasks the scaler starts and retires.
 //! - `simulate`: the scaling policy against traffic traces.
-//! - `tiers`: the edge and the worker as separate processes on AWS, and `aws init`.
+//! - `tiers`: the edge, the worker and the scaler as separate processes on AWS, and `aws init`.
 //! - `telemetry`: tracing and the Prometheus recorder.
 #![forbid(unsafe_code)]
 
@@ -22,30 +22,37 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokio::runtime::Runtime;
 
-fn main() -> anyhow::Result<ExitCode> {
+/// Errors end the process with one line on stderr and a non-zero status, without the
+/// backtrace `RUST_BACKTRACE` would add.
+fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     telemetry::init_tracing();
-    let runtime = Runtime::new()?;
-    match cli.command {
-        cli::Command::Serve(args) => runtime
-            .block_on(serve::run(args))
-            .map(|()| ExitCode::SUCCESS),
-        cli::Command::Edge(args) => runtime
-            .block_on(tiers::edge(args))
-            .map(|()| ExitCode::SUCCESS),
-        cli::Command::Worker(args) => runtime
-            .block_on(tiers::worker(args))
-            .map(|()| ExitCode::SUCCESS),
-        cli::Command::Aws(cli::AwsCommand::Init(args)) => runtime
-            .block_on(tiers::init(args))
-            .map(|()| ExitCode::SUCCESS),
-        cli::Command::Loadtest(args) => loadtest(&runtime, args),
-        cli::Command::Simulate(args) => simulate::run(args).map(|()| ExitCode::SUCCESS),
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-/// A failed check is a result, not a crash: one line on stderr and a non-zero exit status,
-/// without the backtrace `RUST_BACKTRACE` would add to an error.
+fn run(command: cli::Command) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::new()?;
+    let ok = |()| ExitCode::SUCCESS;
+    match command {
+        cli::Command::Serve(args) => runtime.block_on(serve::run(args)).map(ok),
+        cli::Command::Edge(args) => runtime.block_on(tiers::edge(args)).map(ok),
+        cli::Command::Worker(args) => runtime.block_on(tiers::worker(args)).map(ok),
+        cli::Command::Scaler(args) => runtime.block_on(tiers::scaler(args)).map(ok),
+        cli::Command::Aws(cli::AwsCommand::Init(args)) => {
+            runtime.block_on(tiers::init(args)).map(ok)
+        }
+        cli::Command::Loadtest(args) => loadtest(&runtime, args),
+        cli::Command::Simulate(args) => simulate::run(args).map(ok),
+    }
+}
+
+/// A failed check is a result, not a crash: one line on stderr and a non-zero exit status.
 fn loadtest(runtime: &Runtime, args: recog_loadtest::LoadtestArgs) -> anyhow::Result<ExitCode> {
     match runtime.block_on(recog_loadtest::run(args)) {
         Err(error) if error.is_failed_check() => {

@@ -33,6 +33,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "Starting recog serve"
     );
     let metrics = telemetry::init_metrics()?;
+    let listener = bind(args.listen).await?;
 
     let broker = Arc::new(MemoryBroker::new(args.visibility_timeout));
     let requests = broker.create(REQUEST_QUEUE).await?;
@@ -66,9 +67,6 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     ));
     tokio::spawn(sample_depth(requests.clone(), workers_stop.clone()));
 
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .context("cannot bind --listen")?;
     tracing::info!(addr = %listener.local_addr()?, "Listening");
     tokio::spawn(signal(shutdown.clone()));
 
@@ -84,6 +82,13 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     fleet.drain().await;
     tracing::info!("Stopped");
     Ok(())
+}
+
+/// Binds the HTTP address first, so a taken port fails before any model loads.
+pub(crate) async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address} (--listen)"))
 }
 
 /// How the fleet makes each worker.

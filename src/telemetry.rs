@@ -6,9 +6,11 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use recog_transport::metrics::{BATCH_BUCKETS, BATCH_SIZE, LATENCY_BUCKETS, describe};
 use tracing_subscriber::EnvFilter;
 
-/// Logs to stderr at `RUST_LOG`'s level, INFO by default.
+/// Logs to stderr at `RUST_LOG`'s level, INFO by default (the AWS SDK's credential probing,
+/// which warns at length about every source it tries, only on errors).
 pub(crate) fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,aws_config=error"));
     let ansi = std::io::stderr().is_terminal();
     tracing_subscriber::fmt()
         .with_env_filter(filter)

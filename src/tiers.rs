@@ -1,5 +1,5 @@
-//! The two tiers as separate processes on AWS, `recog edge` and `recog worker`, and
-//! `recog aws init`. They run the same edge and worker as `recog serve`, over SQS and S3.
+//! The tiers as separate processes on AWS, `recog edge`, `recog worker` and `recog scaler`,
+//! and `recog aws init`. They run the same edge and worker as `recog serve`, over SQS and S3.
 
 use std::sync::Arc;
 
@@ -8,13 +8,15 @@ use recog_aws::Aws;
 use recog_aws::s3::S3Bucket;
 use recog_aws::setup::{self, Resources};
 use recog_aws::sqs::SqsBroker;
+use recog_scaler::Policy;
+use recog_scaler::control;
+use recog_scaler::ec2::{Ec2Fleet, Launch};
 use recog_transport::bucket::Bucket;
-use recog_transport::queue::Broker;
-use tokio::net::TcpListener;
+use recog_transport::queue::{Broker, Queue};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{AwsArgs, AwsInitArgs, EdgeTierArgs, WorkerArgs};
-use crate::serve::{edge_config, load_model, signal, worker_config};
+use crate::cli::{AwsArgs, AwsInitArgs, EdgeTierArgs, ScalerArgs, WorkerArgs};
+use crate::serve::{bind, edge_config, load_model, signal, worker_config};
 use crate::telemetry;
 
 /// Clients and the broker for `args`.
@@ -24,16 +26,26 @@ async fn connect(args: &AwsArgs) -> (Aws, SqsBroker) {
     (aws, broker)
 }
 
+/// The request queue, or an error that says whether it is missing or SQS unreachable.
+async fn request_queue(broker: &SqsBroker, args: &AwsArgs) -> anyhow::Result<Arc<dyn Queue>> {
+    match broker.open(&args.request_queue).await {
+        Ok(queue) => Ok(queue),
+        Err(recog_transport::Error::NoSuchQueue(name)) => {
+            anyhow::bail!("request queue {name:?} does not exist: run `recog aws init`")
+        }
+        Err(error) => Err(anyhow::Error::new(error)
+            .context("cannot reach SQS: check the region, credentials and --aws-endpoint-url")),
+    }
+}
+
 /// Serves HTTP until SIGTERM or Ctrl-C; deletes its reply queue on the way out.
 pub(crate) async fn edge(args: EdgeTierArgs) -> anyhow::Result<()> {
     tracing::info!(listen = %args.listen, request_queue = %args.aws.request_queue,
         input_bucket = %args.aws.input_bucket, endpoint = ?args.aws.aws_endpoint_url, "Starting recog edge");
     let metrics = telemetry::init_metrics()?;
+    let listener = bind(args.listen).await?;
     let (aws, broker) = connect(&args.aws).await;
-    let requests = broker
-        .open(&args.aws.request_queue)
-        .await
-        .context("no request queue: run `recog aws init`")?;
+    let requests = request_queue(&broker, &args.aws).await?;
     let reply_queue = format!("recog-replies-{}", uuid::Uuid::new_v4());
     let replies = broker
         .create(&reply_queue)
@@ -41,9 +53,6 @@ pub(crate) async fn edge(args: EdgeTierArgs) -> anyhow::Result<()> {
         .context("cannot create the reply queue")?;
     let inputs: Arc<dyn Bucket> = Arc::new(S3Bucket::new(aws.s3.clone(), &args.aws.input_bucket));
 
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .context("cannot bind --listen")?;
     tracing::info!(addr = %listener.local_addr()?, reply_queue, "Listening");
     let shutdown = CancellationToken::new();
     tokio::spawn(signal(shutdown.clone()));
@@ -68,10 +77,7 @@ pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         endpoint = ?args.aws.aws_endpoint_url, "Starting recog worker");
     telemetry::init_metrics()?;
     let (aws, broker) = connect(&args.aws).await;
-    let requests = broker
-        .open(&args.aws.request_queue)
-        .await
-        .context("no request queue: run `recog aws init`")?;
+    let requests = request_queue(&broker, &args.aws).await?;
     let links = recog_worker::Links {
         requests,
         broker: Arc::new(broker),
@@ -91,6 +97,58 @@ pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     )
     .await;
     Ok(())
+}
+
+/// Scales the EC2 fleet with the request queue until SIGTERM or Ctrl-C.
+pub(crate) async fn scaler(args: ScalerArgs) -> anyhow::Result<()> {
+    tracing::info!(request_queue = %args.aws.request_queue, ami = %args.ami, role = %args.role,
+        min_workers = args.min_workers, max_workers = args.max_workers, "Starting recog scaler");
+    telemetry::init_metrics()?;
+    let (aws, broker) = connect(&args.aws).await;
+    let requests = request_queue(&broker, &args.aws).await?;
+    let launch = Launch {
+        ami: args.ami.clone(),
+        instance_type: args.instance_type.clone(),
+        subnet: args.subnet.clone(),
+        security_groups: args.security_groups.clone(),
+        instance_profile: args.instance_profile.clone(),
+        user_data: user_data(&args, &aws),
+        role: args.role.clone(),
+    };
+    let fleet = Arc::new(Ec2Fleet::new(&aws.config, launch));
+    let policy = Policy {
+        min_workers: args.min_workers,
+        max_workers: args.max_workers,
+        scale_in_ticks: args.scale_in_ticks,
+    };
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signal(shutdown.clone()));
+    control::run(policy, requests, fleet, args.scale_interval, shutdown).await;
+    Ok(())
+}
+
+/// The boot script of a worker instance: tells the worker image's unit where the queues and
+/// buckets are, then (re)starts it.
+fn user_data(args: &ScalerArgs, aws: &Aws) -> String {
+    let mut env = vec![
+        format!("RECOG_REQUEST_QUEUE={}", args.aws.request_queue),
+        format!("RECOG_INPUT_BUCKET={}", args.aws.input_bucket),
+        format!("RECOG_OUTPUT_BUCKET={}", args.aws.output_bucket),
+        format!(
+            "RECOG_VISIBILITY_TIMEOUT={}s",
+            args.aws.visibility_timeout.as_secs()
+        ),
+    ];
+    if let Some(region) = aws.config.region() {
+        env.push(format!("AWS_REGION={region}"));
+    }
+    if let Some(endpoint) = &args.aws.aws_endpoint_url {
+        env.push(format!("RECOG_AWS_ENDPOINT_URL={endpoint}"));
+    }
+    format!(
+        "#!/bin/bash\nset -euo pipefail\ncat > /etc/recog/worker.env <<'ENV'\n{}\nENV\nsystemctl restart recog-worker.service\n",
+        env.join("\n")
+    )
 }
 
 /// Creates what is missing and prints what exists.

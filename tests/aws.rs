@@ -11,10 +11,13 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
+use base64::Engine as _;
 use common::{ROOT, Server, get_text, images_dir, recog, reference, upload};
 use recog_aws::Aws;
 use recog_aws::s3::S3Bucket;
 use recog_aws::sqs::SqsBroker;
+use recog_scaler::control::Fleet;
+use recog_scaler::ec2::{Ec2Fleet, Launch, ROLE_TAG};
 use recog_transport::bucket::Bucket;
 use recog_transport::message::{Outcome, Request, Response, now_ms};
 use recog_transport::queue::{Broker, Depth, Queue};
@@ -87,17 +90,21 @@ impl Moto {
         Process(recog(&args, &self.env()).spawn().unwrap())
     }
 
-    /// SDK clients with moto's credentials, for looking at queues and buckets directly.
-    async fn aws(&self) -> Aws {
+    /// SDK configuration with moto's credentials, for looking at things directly.
+    async fn config(&self) -> aws_config::SdkConfig {
         let credentials =
             aws_credential_types::Credentials::new("testing", "testing", None, None, "moto");
-        let config = aws_config::defaults(BehaviorVersion::latest())
+        aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(credentials)
             .endpoint_url(&self.url)
             .load()
-            .await;
-        Aws::from_config(&config, true)
+            .await
+    }
+
+    /// SQS and S3 clients on moto.
+    async fn aws(&self) -> Aws {
+        Aws::from_config(&self.config().await, true)
     }
 }
 
@@ -392,4 +399,109 @@ async fn workers_terminated_and_killed_mid_load_lose_nothing() {
     )
     .await;
     assert_eq!(objects(&aws, "recog-output").await, 100);
+}
+
+fn launch(role: &str) -> Launch {
+    Launch {
+        ami: "ami-12345678".into(),
+        instance_type: "t3.micro".into(),
+        subnet: None,
+        security_groups: Vec::new(),
+        instance_profile: None,
+        user_data: "#!/bin/bash\nsystemctl restart recog-worker.service\n".into(),
+        role: role.into(),
+    }
+}
+
+fn tag<'a>(instance: &'a aws_sdk_ec2::types::Instance, key: &str) -> Option<&'a str> {
+    instance
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ec2_fleet_launches_tagged_instances_and_terminates_the_surplus() {
+    let moto = Moto::start();
+    let config = moto.config().await;
+    let fleet = Ec2Fleet::new(&config, launch("test-workers"));
+    let other = Ec2Fleet::new(&config, launch("someone-else"));
+    other.scale_to(1).await.unwrap();
+
+    fleet.scale_to(3).await.unwrap();
+    let census = fleet.census().await.unwrap();
+    assert_eq!(census.pending + census.running, 3);
+    let instances = fleet.instances().await.unwrap();
+    let mut names: Vec<&str> = instances.iter().filter_map(|i| tag(i, "Name")).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["recog-worker-1", "recog-worker-2", "recog-worker-3"]
+    );
+    assert!(
+        instances
+            .iter()
+            .all(|i| tag(i, ROLE_TAG) == Some("test-workers"))
+    );
+
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let id = instances[0].instance_id().unwrap();
+    let attribute = ec2
+        .describe_instance_attribute()
+        .instance_id(id)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+        .send()
+        .await
+        .unwrap();
+    let encoded = attribute.user_data().and_then(|u| u.value()).unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    assert_eq!(String::from_utf8(decoded).unwrap(), launch("x").user_data);
+
+    fleet.scale_to(1).await.unwrap();
+    let census = fleet.census().await.unwrap();
+    assert_eq!(census.pending + census.running, 1);
+    assert_eq!(
+        other.census().await.unwrap().running,
+        1,
+        "another fleet's instances are left alone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recog_scaler_launches_workers_for_a_queue_on_moto() {
+    let moto = Moto::start();
+    moto.init(&[]);
+    let aws = moto.aws().await;
+    let requests = queue(&aws, "recog-requests").await;
+    for i in 0..6 {
+        requests.send(format!("request {i}")).await.unwrap();
+    }
+
+    let args = [
+        "scaler",
+        "--aws-endpoint-url",
+        &moto.url,
+        "--ami",
+        "ami-12345678",
+        "--max-workers",
+        "5",
+        "--scale-interval",
+        "200ms",
+    ];
+    let _scaler = Process(recog(&args, &moto.env()).spawn().unwrap());
+    let fleet = Ec2Fleet::new(&moto.config().await, launch("recog-worker"));
+    for _ in 0..300 {
+        let census = fleet.census().await.unwrap();
+        if census.pending + census.running == 3 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the scaler never launched ceil(6/2) = 3 workers: {:?}",
+        fleet.census().await.unwrap()
+    );
 }

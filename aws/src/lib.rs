@@ -25,6 +25,8 @@ use aws_config::BehaviorVersion;
 /// Clients for SQS and S3 sharing one configuration.
 #[derive(Debug, Clone)]
 pub struct Aws {
+    /// The configuration the clients were made from, for other services' clients.
+    pub config: aws_config::SdkConfig,
     /// The SQS client.
     pub sqs: aws_sdk_sqs::Client,
     /// The S3 client.
@@ -53,6 +55,7 @@ impl Aws {
             .force_path_style(path_style)
             .build();
         Aws {
+            config: config.clone(),
             sqs: aws_sdk_sqs::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
         }

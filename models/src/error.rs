@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A manifest or label file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -14,7 +14,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A manifest is not valid JSON of the expected shape.
-    #[error("invalid manifest {path}: {source}")]
+    #[error("invalid manifest {path}")]
     Manifest {
         /// The file.
         path: PathBuf,

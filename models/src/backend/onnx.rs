@@ -21,7 +21,13 @@ fn environment(library: &Path) -> Result<Environment, Error> {
     if let Some(environment) = slot.as_ref() {
         return Ok(environment.clone());
     }
-    let builder = ort::init_from(library).map_err(|e| Error::OrtLibrary(e.to_string()))?;
+    let builder = ort::init_from(library).map_err(|e| {
+        let reason =
+            std::error::Error::source(&e).map_or(e.to_string(), |cause| format!("{e}: {cause}"));
+        Error::OrtLibrary(format!(
+            "{reason} (scripts/setup links it to models/libonnxruntime.so)"
+        ))
+    })?;
     let environment = builder.with_name("recog").with_telemetry(false).build()?;
     *slot = Some(environment.clone());
     Ok(environment)
