@@ -119,3 +119,30 @@ fn a_wrong_expected_label_fails_with_one_line() {
     let last = stderr.lines().last().unwrap();
     assert_eq!(last, "Error: 1 wrong and 0 failed of 3 requests");
 }
+
+#[test]
+fn a_run_in_which_nothing_is_answered_fails_even_unchecked() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let output = common::recog(
+        &[
+            "loadtest",
+            &format!("http://{closed}/"),
+            "--requests",
+            "3",
+            "--images",
+        ],
+        &[],
+    )
+    .arg(images_dir())
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.lines().last(),
+        Some("Error: 0 wrong and 3 failed of 3 requests")
+    );
+}

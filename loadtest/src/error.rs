@@ -67,7 +67,8 @@ pub enum Error {
         reason: String,
     },
 
-    /// Checked against `--expected`, some answers were wrong or some requests failed.
+    /// Checked against `--expected`, some answers were wrong or some requests failed; or,
+    /// unchecked, every request failed.
     #[error("{wrong} wrong and {failed} failed of {requests} requests")]
     Failed {
         /// Requests sent.
@@ -80,7 +81,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the load test ran but did not pass its check against `--expected`.
+    /// Whether the load test ran but did not pass its check.
     pub fn is_failed_check(&self) -> bool {
         matches!(self, Error::Failed { .. })
     }

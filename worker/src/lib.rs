@@ -59,7 +59,7 @@ async fn keep_hidden(
     visibility: Duration,
     work: impl std::future::Future<Output = ()>,
 ) {
-    let half = visibility / 2;
+    let half = (visibility / 2).max(Duration::from_millis(1));
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + half, half);
     tokio::pin!(work);
     loop {
