@@ -159,6 +159,10 @@ pub(crate) struct ScalerArgs {
     #[command(flatten)]
     pub(crate) aws: AwsArgs,
 
+    /// Address to serve Prometheus metrics on (`/metrics`); none by default.
+    #[arg(long, env = "RECOG_METRICS_LISTEN")]
+    pub(crate) metrics_listen: Option<SocketAddr>,
+
     /// Fewest worker instances.
     #[arg(long, env = "RECOG_MIN_WORKERS", default_value_t = 0)]
     pub(crate) min_workers: usize,
@@ -209,6 +213,10 @@ pub(crate) struct ScalerArgs {
 pub(crate) struct WorkerArgs {
     #[command(flatten)]
     pub(crate) aws: AwsArgs,
+
+    /// Address to serve Prometheus metrics on (`/metrics`); none by default.
+    #[arg(long, env = "RECOG_METRICS_LISTEN")]
+    pub(crate) metrics_listen: Option<SocketAddr>,
 
     #[command(flatten)]
     pub(crate) model: ModelArgs,

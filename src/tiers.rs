@@ -75,7 +75,7 @@ pub(crate) async fn edge(args: EdgeTierArgs) -> anyhow::Result<()> {
 pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     tracing::info!(request_queue = %args.aws.request_queue, backend = %args.model.backend,
         endpoint = ?args.aws.aws_endpoint_url, "Starting recog worker");
-    telemetry::init_metrics()?;
+    telemetry::serve_metrics(args.metrics_listen)?;
     let (aws, broker) = connect(&args.aws).await;
     let requests = request_queue(&broker, &args.aws).await?;
     let links = recog_worker::Links {
@@ -103,7 +103,7 @@ pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
 pub(crate) async fn scaler(args: ScalerArgs) -> anyhow::Result<()> {
     tracing::info!(request_queue = %args.aws.request_queue, ami = %args.ami, role = %args.role,
         min_workers = args.min_workers, max_workers = args.max_workers, "Starting recog scaler");
-    telemetry::init_metrics()?;
+    telemetry::serve_metrics(args.metrics_listen)?;
     let (aws, broker) = connect(&args.aws).await;
     let requests = request_queue(&broker, &args.aws).await?;
     let launch = Launch {

@@ -191,8 +191,24 @@ async fn edge_and_two_workers_on_moto_answer_like_the_embedded_run() {
     assert_eq!(moto.init(&[]), printed, "init is idempotent");
 
     let edge = moto.edge(&[]);
-    let _workers = [moto.worker(&[]), moto.worker(&[])];
+    let metrics = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let _workers = [
+        moto.worker(&["--metrics-listen", &metrics.to_string()]),
+        moto.worker(&[]),
+    ];
     let on_aws = classify_course(&edge.url("/")).await;
+    let exported = get_text(
+        &reqwest::Client::new(),
+        &format!("http://{metrics}/metrics"),
+    )
+    .await;
+    assert!(
+        exported.contains("recog_images_classified_total"),
+        "{exported}"
+    );
 
     let embedded = Server::start(&[]);
     let on_one_machine = classify_course(&embedded.url("/")).await;
