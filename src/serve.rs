@@ -32,6 +32,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         manifest = %args.model.manifest.display(), data_dir = %args.data_dir.display(),
         "Starting recog serve"
     );
+    anyhow::ensure!(
+        args.min_workers <= args.max_workers,
+        "--min-workers exceeds --max-workers"
+    );
     let metrics = telemetry::init_metrics()?;
     let listener = bind(args.listen).await?;
 

@@ -103,6 +103,10 @@ pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
 pub(crate) async fn scaler(args: ScalerArgs) -> anyhow::Result<()> {
     tracing::info!(request_queue = %args.aws.request_queue, ami = %args.ami, role = %args.role,
         min_workers = args.min_workers, max_workers = args.max_workers, "Starting recog scaler");
+    anyhow::ensure!(
+        args.min_workers <= args.max_workers,
+        "--min-workers exceeds --max-workers"
+    );
     telemetry::serve_metrics(args.metrics_listen)?;
     let (aws, broker) = connect(&args.aws).await;
     let requests = request_queue(&broker, &args.aws).await?;
