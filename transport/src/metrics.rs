@@ -47,8 +47,8 @@ pub const LATENCY_BUCKETS: &[f64] = &[
 pub const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
 
 /// Registers the help text and unit of every metric with the installed recorder, and starts
-/// the counters that may stay quiet for a long time at zero, so that they are exported (and
-/// `rate()` has a baseline) before their first event.
+/// the counters that may stay quiet for a long time, and the in-flight gauge, at zero, so that
+/// they are exported (and `rate()` has a baseline) before their first event.
 pub fn describe() {
     for reason in ["invalid", "expired"] {
         metrics::counter!(IMAGES_REJECTED, "reason" => reason).absolute(0);
@@ -58,6 +58,7 @@ pub fn describe() {
     }
     metrics::counter!(MESSAGES_REDELIVERED).absolute(0);
     metrics::counter!(MESSAGES_DEAD_LETTERED).absolute(0);
+    metrics::gauge!(INFLIGHT_REQUESTS).set(0.0);
 
     describe_counter!(
         HTTP_REQUESTS,
