@@ -32,6 +32,7 @@ struct Slot {
 }
 
 /// Worker tasks in this process.
+// Limitation: workers share the serve process, so one that crashes takes the others with it.
 pub(crate) struct TaskFleet {
     recipe: Arc<Recipe>,
     stop: CancellationToken,

@@ -58,6 +58,8 @@ pub async fn parse(content_type: Option<&str>, body: Bytes) -> Result<Upload, Ed
     }
 }
 
+// Limitation: a part header with a NUL byte (a file name with NUL in it) is refused as
+// malformed by the multipart parser, where it could be accepted and the name escaped.
 fn malformed(error: multer::Error) -> EdgeError {
     EdgeError::BadMultipart(error.to_string())
 }
