@@ -14,6 +14,8 @@ use recog_worker::{Config, Links};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::serve::load;
+
 /// How to make a worker.
 pub(crate) struct Recipe {
     pub(crate) manifest: Manifest,
@@ -21,6 +23,13 @@ pub(crate) struct Recipe {
     pub(crate) chunk: Option<usize>,
     pub(crate) links: Links,
     pub(crate) config: Config,
+}
+
+impl Recipe {
+    /// Loads this recipe's model on a blocking thread.
+    async fn load(&self) -> anyhow::Result<Model> {
+        load(self.manifest.clone(), self.options.clone(), self.chunk).await
+    }
 }
 
 /// One worker task.
@@ -35,6 +44,8 @@ struct Slot {
 // Limitation: workers share the serve process, so one that crashes takes the others with it.
 pub(crate) struct TaskFleet {
     recipe: Arc<Recipe>,
+    /// The model loaded to check the recipe, handed to the first worker started.
+    spare: Mutex<Option<Model>>,
     stop: CancellationToken,
     slots: Mutex<Vec<Slot>>,
     retiring: Mutex<Vec<JoinHandle<()>>>,
@@ -43,19 +54,14 @@ pub(crate) struct TaskFleet {
 impl TaskFleet {
     /// An empty fleet; loading the model once checks the recipe before anything is served.
     pub(crate) async fn new(recipe: Recipe) -> anyhow::Result<TaskFleet> {
-        let (manifest, options, chunk) = (
-            recipe.manifest.clone(),
-            recipe.options.clone(),
-            recipe.chunk,
-        );
-        tokio::task::spawn_blocking(move || Model::load(manifest, &options, chunk)).await??;
-        let fleet = TaskFleet {
+        let spare = recipe.load().await?;
+        Ok(TaskFleet {
             recipe: Arc::new(recipe),
+            spare: Mutex::new(Some(spare)),
             stop: CancellationToken::new(),
             slots: Mutex::default(),
             retiring: Mutex::default(),
-        };
-        Ok(fleet)
+        })
     }
 
     /// Stops every worker, letting each finish its batch, and waits for them.
@@ -78,8 +84,10 @@ impl TaskFleet {
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicBool::new(false)),
         );
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
         let task = tokio::spawn(work(
             self.recipe.clone(),
+            spare,
             retire.clone(),
             ready.clone(),
             busy.clone(),
@@ -93,24 +101,23 @@ impl TaskFleet {
     }
 }
 
-/// Loads a model, then serves until retired.
+/// Takes the spare model or loads one, then serves until retired.
 async fn work(
     recipe: Arc<Recipe>,
+    spare: Option<Model>,
     retire: CancellationToken,
     ready: Arc<AtomicBool>,
     busy: Arc<AtomicBool>,
 ) {
-    let (manifest, options, chunk) = (
-        recipe.manifest.clone(),
-        recipe.options.clone(),
-        recipe.chunk,
-    );
-    let model =
-        match tokio::task::spawn_blocking(move || Model::load(manifest, &options, chunk)).await {
-            Ok(Ok(model)) => model,
-            Ok(Err(error)) => return tracing::error!(%error, "Worker cannot load its model"),
-            Err(error) => return tracing::error!(%error, "Worker's model loader panicked"),
-        };
+    let model = match spare {
+        Some(model) => model,
+        None => match recipe.load().await {
+            Ok(model) => model,
+            Err(error) => {
+                return tracing::error!(error = %format!("{error:#}"), "Worker cannot load its model");
+            }
+        },
+    };
     ready.store(true, Ordering::SeqCst);
     let config = Config {
         busy,

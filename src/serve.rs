@@ -120,7 +120,15 @@ fn options(args: &ModelArgs) -> Options {
 }
 
 pub(crate) async fn load_model(args: &ModelArgs) -> anyhow::Result<Model> {
-    let (manifest, options, chunk) = (manifest(args)?, options(args), args.chunk);
+    load(manifest(args)?, options(args), args.chunk).await
+}
+
+/// Loads a model on a blocking thread.
+pub(crate) async fn load(
+    manifest: Manifest,
+    options: Options,
+    chunk: Option<usize>,
+) -> anyhow::Result<Model> {
     let model =
         tokio::task::spawn_blocking(move || Model::load(manifest, &options, chunk)).await??;
     Ok(model)

@@ -64,12 +64,5 @@ impl Aws {
 
 /// Turns an SDK error into the transport's, keeping its full description for the log.
 fn remote(error: impl std::error::Error) -> recog_transport::Error {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    recog_transport::Error::Remote(message)
+    recog_transport::Error::Remote(recog_transport::chain(&error))
 }

@@ -121,13 +121,7 @@ impl Ec2Fleet {
 }
 
 fn describe(error: impl std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message = format!("{message}: {cause}");
-        source = cause.source();
-    }
-    message
+    recog_transport::chain(&error)
 }
 
 fn state(instance: &Instance) -> Option<&InstanceStateName> {

@@ -22,3 +22,16 @@ pub enum Error {
     #[error("metadata: {0}")]
     Metadata(#[from] serde_json::Error),
 }
+
+/// An error and its sources, joined with `: `, for errors that cross into this crate's
+/// string-carrying variants or into logs.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

@@ -18,4 +18,4 @@ pub mod message;
 pub mod metrics;
 pub mod queue;
 
-pub use error::Error;
+pub use error::{Error, chain};
