@@ -26,8 +26,8 @@ pub(crate) enum Command {
     /// edge's own reply queue.
     Edge(EdgeTierArgs),
 
-    /// Run a worker on AWS: requests from SQS, images from S3, answers to S3 and to each
-    /// request's reply queue.
+    /// Run a worker: requests from SQS, images from S3, answers to S3 and to each request's
+    /// reply queue; or, with --broker-url, the same from a `recog serve` on this machine.
     Worker(WorkerArgs),
 
     /// Run the scaler on AWS: watch the request queue, launch worker instances from the worker
@@ -213,6 +213,30 @@ pub(crate) struct ScalerArgs {
 pub(crate) struct WorkerArgs {
     #[command(flatten)]
     pub(crate) aws: AwsArgs,
+
+    /// Take requests from the queue service of a `recog serve` on this machine
+    /// (`http://127.0.0.1:PORT`, authorised by RECOG_BROKER_TOKEN) and use its data directory
+    /// as the buckets, instead of SQS and S3. `recog serve` starts its workers this way.
+    #[arg(long, env = "RECOG_BROKER_URL", requires = "data_dir")]
+    pub(crate) broker_url: Option<String>,
+
+    /// The token `recog serve` hands its workers for its queue service.
+    #[arg(
+        long,
+        env = "RECOG_BROKER_TOKEN",
+        hide_env_values = true,
+        requires = "broker_url"
+    )]
+    pub(crate) broker_token: Option<String>,
+
+    /// With --broker-url: the `recog serve`'s data directory.
+    #[arg(long, requires = "broker_url")]
+    pub(crate) data_dir: Option<PathBuf>,
+
+    /// Report state and metrics as JSON lines on stdout and stop once stdin closes: how
+    /// `recog serve` runs its workers.
+    #[arg(long, hide = true)]
+    pub(crate) supervised: bool,
 
     /// Address to serve Prometheus metrics on (`/metrics`); none by default.
     #[arg(long, env = "RECOG_METRICS_LISTEN")]

@@ -1,143 +1,173 @@
-//! The embedded fleet: workers as tasks in the `recog serve` process, each with its own model,
-//! started and retired by the scaler. A retired worker stops receiving, finishes and
-//! acknowledges its batch, then exits; a busy one is never retired.
+//! The embedded fleet: workers as `recog worker` child processes of `recog serve`, started and
+//! retired by the scaler. Each child reports on its stdout when it is ready and when it holds a
+//! batch; closing its stdin retires it: it stops receiving, finishes and acknowledges its
+//! batch, then exits. A busy worker is never retired, and one that dies mid-batch loses
+//! nothing: its requests are delivered again after the visibility timeout.
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use recog_models::backend::Options;
-use recog_models::{Manifest, Model};
 use recog_scaler::control::{Census, Fleet};
 use recog_transport::metrics::WORKERS;
-use recog_worker::{Config, Links};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::serve::load;
+use crate::report::Report;
 
-/// How to make a worker.
-pub(crate) struct Recipe {
-    pub(crate) manifest: Manifest,
-    pub(crate) options: Options,
-    pub(crate) chunk: Option<usize>,
-    pub(crate) links: Links,
-    pub(crate) config: Config,
+/// How long a stopping worker may take to finish its batch before it is killed.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// How to start a worker: this executable with `args`, and the queue service's token in its
+/// environment (not on its command line, where other local users could read it).
+pub(crate) struct WorkerCommand {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) token: String,
 }
 
-impl Recipe {
-    /// Loads this recipe's model on a blocking thread.
-    async fn load(&self) -> anyhow::Result<Model> {
-        load(self.manifest.clone(), self.options.clone(), self.chunk).await
-    }
+/// What a worker has reported.
+#[derive(Default)]
+struct State {
+    ready: AtomicBool,
+    busy: AtomicBool,
 }
 
-/// One worker task.
+/// One worker process.
 struct Slot {
-    retire: CancellationToken,
-    ready: Arc<AtomicBool>,
-    busy: Arc<AtomicBool>,
-    task: JoinHandle<()>,
+    id: usize,
+    child: Child,
+    /// Dropped to retire the worker.
+    stdin: Option<ChildStdin>,
+    state: Arc<State>,
 }
 
-/// Worker tasks in this process.
-// Limitation: workers share the serve process, so one that crashes takes the others with it.
-pub(crate) struct TaskFleet {
-    recipe: Arc<Recipe>,
-    /// The model loaded to check the recipe, handed to the first worker started.
-    spare: Mutex<Option<Model>>,
-    stop: CancellationToken,
+/// Worker processes.
+pub(crate) struct ProcessFleet {
+    command: WorkerCommand,
     slots: Mutex<Vec<Slot>>,
-    retiring: Mutex<Vec<JoinHandle<()>>>,
+    /// Retired workers finishing their batch.
+    retiring: Mutex<Vec<Slot>>,
+    started: Mutex<usize>,
 }
 
-impl TaskFleet {
-    /// An empty fleet; loading the model once checks the recipe before anything is served.
-    pub(crate) async fn new(recipe: Recipe) -> anyhow::Result<TaskFleet> {
-        let spare = recipe.load().await?;
-        Ok(TaskFleet {
-            recipe: Arc::new(recipe),
-            spare: Mutex::new(Some(spare)),
-            stop: CancellationToken::new(),
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl ProcessFleet {
+    pub(crate) fn new(command: WorkerCommand) -> ProcessFleet {
+        ProcessFleet {
+            command,
             slots: Mutex::default(),
             retiring: Mutex::default(),
-        })
-    }
-
-    /// Stops every worker, letting each finish its batch, and waits for them.
-    pub(crate) async fn drain(&self) {
-        self.stop.cancel();
-        let mut tasks: Vec<JoinHandle<()>> = self.slots().drain(..).map(|slot| slot.task).collect();
-        tasks.append(&mut self.retiring.lock().unwrap_or_else(|p| p.into_inner()));
-        for task in tasks {
-            let _ = task.await;
+            started: Mutex::new(0),
         }
     }
 
-    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    /// Retires every worker, letting each finish its batch, and waits for them to exit.
+    pub(crate) async fn drain(&self) {
+        let mut slots: Vec<Slot> = lock(&self.slots).drain(..).collect();
+        slots.append(&mut lock(&self.retiring));
+        for slot in &mut slots {
+            slot.stdin = None;
+        }
+        for mut slot in slots {
+            if tokio::time::timeout(DRAIN_LIMIT, slot.child.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(worker = slot.id, "Worker did not stop in time; killing it");
+                let _ = slot.child.kill().await;
+            }
+        }
     }
 
-    fn start(&self) -> Slot {
-        let retire = self.stop.child_token();
-        let (ready, busy) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicBool::new(false)),
-        );
-        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let task = tokio::spawn(work(
-            self.recipe.clone(),
-            spare,
-            retire.clone(),
-            ready.clone(),
-            busy.clone(),
-        ));
-        Slot {
-            retire,
-            ready,
-            busy,
-            task,
+    fn start(&self) -> Result<Slot, String> {
+        let id = {
+            let mut started = lock(&self.started);
+            *started += 1;
+            *started
+        };
+        let mut child = Command::new(&self.command.program)
+            .args(&self.command.args)
+            .env("RECOG_BROKER_TOKEN", &self.command.token)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // Its own process group, so a terminal's Ctrl-C reaches only `recog serve`, which
+            // then drains its workers in order.
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start a worker process: {e}"))?;
+        let state = Arc::new(State::default());
+        let stdout = child.stdout.take().expect("stdout is piped");
+        tokio::spawn(follow(stdout, state.clone()));
+        tracing::info!(worker = id, pid = child.id(), "Worker started");
+        Ok(Slot {
+            id,
+            stdin: child.stdin.take(),
+            child,
+            state,
+        })
+    }
+}
+
+/// Reads a worker's reports until it exits.
+async fn follow(stdout: ChildStdout, state: Arc<State>) {
+    let mut lines = BufReader::new(stdout).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Ok(report) = serde_json::from_str::<Report>(&line) else {
+            tracing::warn!(line, "Unreadable report from a worker");
+            continue;
+        };
+        match report.replay() {
+            Some(Report::Ready) => state.ready.store(true, Ordering::SeqCst),
+            Some(Report::Busy) => state.busy.store(true, Ordering::SeqCst),
+            Some(Report::Idle) => state.busy.store(false, Ordering::SeqCst),
+            _ => {}
         }
     }
 }
 
-/// Takes the spare model or loads one, then serves until retired.
-async fn work(
-    recipe: Arc<Recipe>,
-    spare: Option<Model>,
-    retire: CancellationToken,
-    ready: Arc<AtomicBool>,
-    busy: Arc<AtomicBool>,
-) {
-    let model = match spare {
-        Some(model) => model,
-        None => match recipe.load().await {
-            Ok(model) => model,
-            Err(error) => {
-                return tracing::error!(error = %format!("{error:#}"), "Worker cannot load its model");
-            }
-        },
-    };
-    ready.store(true, Ordering::SeqCst);
-    let config = Config {
-        busy,
-        ..recipe.config.clone()
-    };
-    recog_worker::run(model, recipe.links.clone(), config, retire).await;
+/// Whether the slot's process is still running; logs how it ended otherwise.
+fn alive(slot: &mut Slot, retired: bool) -> bool {
+    match slot.child.try_wait() {
+        Ok(None) => true,
+        Ok(Some(status)) if retired && status.success() => {
+            tracing::info!(worker = slot.id, "Worker stopped");
+            false
+        }
+        Ok(Some(status)) => {
+            tracing::warn!(worker = slot.id, %status, "Worker exited unexpectedly");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(worker = slot.id, %error, "Cannot check on a worker");
+            false
+        }
+    }
 }
 
 #[async_trait]
-impl Fleet for TaskFleet {
+impl Fleet for ProcessFleet {
     async fn census(&self) -> Result<Census, String> {
-        let mut slots = self.slots();
-        slots.retain(|slot| !slot.task.is_finished());
+        lock(&self.retiring).retain_mut(|slot| alive(slot, true));
+        let mut slots = lock(&self.slots);
+        slots.retain_mut(|slot| alive(slot, false));
         let running = slots
             .iter()
-            .filter(|s| s.ready.load(Ordering::SeqCst))
+            .filter(|slot| slot.state.ready.load(Ordering::SeqCst))
             .count();
         let busy = slots
             .iter()
-            .filter(|s| s.busy.load(Ordering::SeqCst))
+            .filter(|slot| slot.state.busy.load(Ordering::SeqCst))
             .count();
         metrics::gauge!(WORKERS).set(running as f64);
         Ok(Census {
@@ -148,27 +178,25 @@ impl Fleet for TaskFleet {
     }
 
     async fn scale_to(&self, desired: usize) -> Result<(), String> {
-        let mut slots = self.slots();
+        let mut slots = lock(&self.slots);
         while slots.len() < desired {
-            slots.push(self.start());
+            slots.push(self.start()?);
         }
-        // Pending workers go first, then idle ones; busy ones stay.
-        slots.sort_by_key(|s| {
+        // Starting workers go first, then idle ones; busy ones stay.
+        slots.sort_by_key(|slot| {
             (
-                s.ready.load(Ordering::SeqCst),
-                s.busy.load(Ordering::SeqCst),
+                slot.state.ready.load(Ordering::SeqCst),
+                slot.state.busy.load(Ordering::SeqCst),
             )
         });
-        let mut kept = Vec::with_capacity(slots.len());
         let mut surplus = slots.len().saturating_sub(desired);
-        for slot in slots.drain(..) {
-            if surplus > 0 && !slot.busy.load(Ordering::SeqCst) {
+        let mut kept = Vec::with_capacity(slots.len());
+        for mut slot in slots.drain(..) {
+            if surplus > 0 && !slot.state.busy.load(Ordering::SeqCst) {
                 surplus -= 1;
-                slot.retire.cancel();
-                self.retiring
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(slot.task);
+                tracing::info!(worker = slot.id, "Retiring worker");
+                slot.stdin = None;
+                lock(&self.retiring).push(slot);
             } else {
                 kept.push(slot);
             }

@@ -3,19 +3,24 @@
 //!
 //! Layout:
 //! - `cli`: the subcommands and their flags (`recog --help` is the manual).
-//! - `serve`: the embedded all-in-one: edge, queues, buckets and workers in one process.
-//! - `fleet`: the embedded workers as tasks the scaler starts and retires.
+//! - `serve`: the embedded all-in-one: edge, queues, buckets and scaler in one process.
+//! - `fleet`: the embedded workers as `recog worker` child processes the scaler starts and
+//!   retires.
+//! - `report`: what a worker child tells its parent: its state and its metric events.
+//! - `worker`: `recog worker`, on AWS or as a child of `recog serve`.
 //! - `simulate`: the scaling policy against traffic traces.
-//! - `tiers`: the edge, the worker and the scaler as separate processes on AWS, and `aws init`.
+//! - `tiers`: the edge and the scaler as separate processes on AWS, and `aws init`.
 //! - `telemetry`: tracing and the Prometheus recorder.
 #![forbid(unsafe_code)]
 
 mod cli;
 mod fleet;
+mod report;
 mod serve;
 mod simulate;
 mod telemetry;
 mod tiers;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -42,7 +47,7 @@ fn run(command: cli::Command) -> anyhow::Result<ExitCode> {
     match command {
         cli::Command::Serve(args) => runtime.block_on(serve::run(args)).map(ok),
         cli::Command::Edge(args) => runtime.block_on(tiers::edge(args)).map(ok),
-        cli::Command::Worker(args) => runtime.block_on(tiers::worker(args)).map(ok),
+        cli::Command::Worker(args) => runtime.block_on(worker::run(args)).map(ok),
         cli::Command::Scaler(args) => runtime.block_on(tiers::scaler(args)).map(ok),
         cli::Command::Aws(cli::AwsCommand::Init(args)) => {
             runtime.block_on(tiers::init(args)).map(ok)

@@ -1,6 +1,8 @@
 //! `recog serve`: the embedded all-in-one. One process holds the HTTP edge, in-memory queues
-//! with SQS semantics, a local directory as the buckets, and the workers.
+//! with SQS semantics (served on loopback to its workers), a local directory as the buckets,
+//! and the scaler, which runs the workers as `recog worker` child processes.
 
+use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,17 +14,20 @@ use recog_scaler::Policy;
 use recog_scaler::control;
 use recog_transport::bucket::{Bucket, DirBucket};
 use recog_transport::metrics::QUEUE_DEPTH;
+use recog_transport::queue::loopback;
 use recog_transport::queue::{Broker, MemoryBroker, Queue};
-use recog_worker::Links as WorkerLinks;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{BatchArgs, EdgeArgs, ModelArgs, ServeArgs};
-use crate::fleet::{Recipe, TaskFleet};
+use crate::fleet::{ProcessFleet, WorkerCommand};
 use crate::telemetry;
 
 /// Name of the embedded request queue.
-const REQUEST_QUEUE: &str = "requests";
+pub(crate) const REQUEST_QUEUE: &str = "requests";
+/// The data directory's folders for the input and output buckets.
+pub(crate) const INPUT_DIR: &str = "input";
+pub(crate) const OUTPUT_DIR: &str = "output";
 
 /// Runs until SIGTERM or Ctrl-C, then drains.
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -39,24 +44,31 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = telemetry::init_metrics()?;
     let listener = bind(args.listen).await?;
 
+    // Loading the model once checks the manifest, the backend and its library before
+    // anything is served; the workers then load their own.
+    drop(load_model(&args.model).await?);
+
     let broker = Arc::new(MemoryBroker::new(args.visibility_timeout));
     let requests = broker.create(REQUEST_QUEUE).await?;
     let reply_queue = format!("replies-{}", uuid::Uuid::new_v4());
     let replies = broker.create(&reply_queue).await?;
-    let inputs: Arc<dyn Bucket> = Arc::new(DirBucket::open(args.data_dir.join("input")).await?);
-    let outputs: Arc<dyn Bucket> = Arc::new(DirBucket::open(args.data_dir.join("output")).await?);
+    let inputs: Arc<dyn Bucket> = Arc::new(DirBucket::open(args.data_dir.join(INPUT_DIR)).await?);
+    let service = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .await
+        .context("cannot listen on loopback for the workers' queue service")?;
+    let broker_url = format!("http://{}", service.local_addr()?);
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    tokio::spawn(loopback::serve(service, broker, token.clone()));
 
     // The edge stops on a signal; the workers only once the edge has drained, so that the
     // requests it lets finish still get their answers.
     let shutdown = CancellationToken::new();
     let workers_stop = CancellationToken::new();
-    let links = WorkerLinks {
-        requests: requests.clone(),
-        broker,
-        inputs: inputs.clone(),
-        outputs,
-    };
-    let fleet = Arc::new(TaskFleet::new(recipe(&args, links)?).await?);
+    let fleet = Arc::new(ProcessFleet::new(WorkerCommand {
+        program: std::env::current_exe().context("cannot find the recog executable")?,
+        args: worker_args(&args, &broker_url),
+        token,
+    }));
     let policy = Policy {
         min_workers: args.min_workers,
         max_workers: args.max_workers,
@@ -95,15 +107,34 @@ pub(crate) async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpLis
         .with_context(|| format!("cannot listen on {address} (--listen)"))
 }
 
-/// How the fleet makes each worker.
-fn recipe(args: &ServeArgs, links: WorkerLinks) -> anyhow::Result<Recipe> {
-    Ok(Recipe {
-        manifest: manifest(&args.model)?,
-        options: options(&args.model),
-        chunk: args.model.chunk,
-        links,
-        config: worker_config(&args.batch, args.visibility_timeout),
-    })
+/// The command line of a worker child: this serve's queue service, data directory, model
+/// and batching.
+fn worker_args(args: &ServeArgs, broker_url: &str) -> Vec<OsString> {
+    let (model, batch) = (&args.model, &args.batch);
+    let mut worker: Vec<OsString> = vec!["worker".into(), "--supervised".into()];
+    let mut flag = |name: &str, value: OsString| worker.extend([format!("--{name}").into(), value]);
+    flag("broker-url", broker_url.into());
+    flag("data-dir", args.data_dir.clone().into());
+    flag(
+        "visibility-timeout",
+        format!("{}s", args.visibility_timeout.as_secs()).into(),
+    );
+    flag("manifest", model.manifest.clone().into());
+    flag("backend", model.backend.to_string().into());
+    flag("threads", model.threads.to_string().into());
+    flag("ort-library", model.ort_library.clone().into());
+    if let Some(chunk) = model.chunk {
+        flag("chunk", chunk.to_string().into());
+    }
+    flag("max-batch", batch.max_batch.to_string().into());
+    flag("max-receives", batch.max_receives.to_string().into());
+    flag(
+        "batch-delay",
+        humantime::format_duration(batch.batch_delay)
+            .to_string()
+            .into(),
+    );
+    worker
 }
 
 fn manifest(args: &ModelArgs) -> anyhow::Result<Manifest> {
@@ -119,16 +150,9 @@ fn options(args: &ModelArgs) -> Options {
     }
 }
 
+/// Loads the model on a blocking thread.
 pub(crate) async fn load_model(args: &ModelArgs) -> anyhow::Result<Model> {
-    load(manifest(args)?, options(args), args.chunk).await
-}
-
-/// Loads a model on a blocking thread.
-pub(crate) async fn load(
-    manifest: Manifest,
-    options: Options,
-    chunk: Option<usize>,
-) -> anyhow::Result<Model> {
+    let (manifest, options, chunk) = (manifest(args)?, options(args), args.chunk);
     let model =
         tokio::task::spawn_blocking(move || Model::load(manifest, &options, chunk)).await??;
     Ok(model)
@@ -141,7 +165,7 @@ pub(crate) fn worker_config(args: &BatchArgs, visibility: Duration) -> recog_wor
         batch_delay: args.batch_delay,
         visibility,
         max_receives: args.max_receives,
-        busy: Default::default(),
+        busy: tokio::sync::watch::Sender::new(false),
     }
 }
 

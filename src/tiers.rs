@@ -1,5 +1,6 @@
-//! The tiers as separate processes on AWS, `recog edge`, `recog worker` and `recog scaler`,
-//! and `recog aws init`. They run the same edge and worker as `recog serve`, over SQS and S3.
+//! The tiers as separate processes on AWS, `recog edge` and `recog scaler` (`recog worker` has
+//! its own module), and `recog aws init`. They run the same edge as `recog serve`, over SQS
+//! and S3.
 
 use std::sync::Arc;
 
@@ -15,19 +16,22 @@ use recog_transport::bucket::Bucket;
 use recog_transport::queue::{Broker, Queue};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{AwsArgs, AwsInitArgs, EdgeTierArgs, ScalerArgs, WorkerArgs};
-use crate::serve::{bind, edge_config, load_model, signal, worker_config};
+use crate::cli::{AwsArgs, AwsInitArgs, EdgeTierArgs, ScalerArgs};
+use crate::serve::{bind, edge_config, signal};
 use crate::telemetry;
 
 /// Clients and the broker for `args`.
-async fn connect(args: &AwsArgs) -> (Aws, SqsBroker) {
+pub(crate) async fn connect(args: &AwsArgs) -> (Aws, SqsBroker) {
     let aws = Aws::connect(args.aws_endpoint_url.as_deref()).await;
     let broker = SqsBroker::new(aws.sqs.clone(), args.visibility_timeout);
     (aws, broker)
 }
 
 /// The request queue, or an error that says whether it is missing or SQS unreachable.
-async fn request_queue(broker: &SqsBroker, args: &AwsArgs) -> anyhow::Result<Arc<dyn Queue>> {
+pub(crate) async fn request_queue(
+    broker: &SqsBroker,
+    args: &AwsArgs,
+) -> anyhow::Result<Arc<dyn Queue>> {
     match broker.open(&args.request_queue).await {
         Ok(queue) => Ok(queue),
         Err(recog_transport::Error::NoSuchQueue(name)) => {
@@ -68,34 +72,6 @@ pub(crate) async fn edge(args: EdgeTierArgs) -> anyhow::Result<()> {
         tracing::warn!(%error, reply_queue, "Cannot delete the reply queue");
     }
     tracing::info!("Stopped");
-    Ok(())
-}
-
-/// Answers requests until SIGTERM or Ctrl-C, finishing the batch in hand.
-pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    tracing::info!(request_queue = %args.aws.request_queue, backend = %args.model.backend,
-        endpoint = ?args.aws.aws_endpoint_url, "Starting recog worker");
-    telemetry::serve_metrics(args.metrics_listen)?;
-    let (aws, broker) = connect(&args.aws).await;
-    let requests = request_queue(&broker, &args.aws).await?;
-    let links = recog_worker::Links {
-        requests,
-        broker: Arc::new(broker),
-        inputs: Arc::new(S3Bucket::new(aws.s3.clone(), &args.aws.input_bucket)),
-        outputs: Arc::new(S3Bucket::new(aws.s3.clone(), &args.aws.output_bucket)),
-    };
-    let model = load_model(&args.model).await?;
-
-    let shutdown = CancellationToken::new();
-    tokio::spawn(signal(shutdown.clone()));
-    tracing::info!("Worker ready");
-    recog_worker::run(
-        model,
-        links,
-        worker_config(&args.batch, args.aws.visibility_timeout),
-        shutdown,
-    )
-    .await;
     Ok(())
 }
 

@@ -5,15 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, get_text, images_dir, reference, upload};
-
-/// The value of the sample whose name and labels are exactly `series`, if exported.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    let line = metrics
-        .lines()
-        .find(|line| line.split_whitespace().next() == Some(series))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
+use common::{Server, assert_course_answered, get_text, post_course, sample};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn burst_scales_workers_out_and_back_losing_and_duplicating_nothing() {
@@ -28,26 +20,7 @@ async fn burst_scales_workers_out_and_back_losing_and_duplicating_nothing() {
         "3",
     ]);
     let client = reqwest::Client::new();
-    let posts: Vec<_> = reference()
-        .into_keys()
-        .map(|name| {
-            let (client, url) = (client.clone(), server.url("/"));
-            tokio::spawn(async move {
-                let bytes = std::fs::read(images_dir().join(&name)).unwrap();
-                let (status, body) = upload(&client, &url, "myfile", &name, bytes).await;
-                (name, status, body)
-            })
-        })
-        .collect();
-    let expected = reference();
-    for post in posts {
-        let (name, status, body) = post.await.unwrap();
-        assert_eq!(
-            (status, body.as_str()),
-            (200, expected[&name].as_str()),
-            "{name}"
-        );
-    }
+    assert_course_answered(post_course(&client, &server.url("/"))).await;
 
     let mut metrics = get_text(&client, &server.url("/metrics")).await;
     for _ in 0..300 {
@@ -71,16 +44,5 @@ async fn burst_scales_workers_out_and_back_losing_and_duplicating_nothing() {
         ),
         Some(0.0)
     );
-    let answers = std::fs::read_dir(server.data_dir().join("output")).unwrap();
-    assert_eq!(
-        answers
-            .filter(|e| !e
-                .as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with('.'))
-            .count(),
-        100
-    );
+    assert_eq!(server.answers_stored(), 100);
 }

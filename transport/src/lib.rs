@@ -6,7 +6,8 @@
 //!
 //! Layout:
 //! - [`message`]: the request and response bodies.
-//! - [`queue`]: the [`queue::Queue`] trait (SQS semantics) and the embedded in-memory queue.
+//! - [`queue`]: the [`queue::Queue`] trait (SQS semantics), the embedded in-memory queue, and
+//!   its loopback service for worker processes.
 //! - [`bucket`]: the [`bucket::Bucket`] trait and the local-directory bucket.
 //! - [`metrics`]: every metric name recog exports, described in one place.
 #![forbid(unsafe_code)]

@@ -11,7 +11,6 @@
 mod batch;
 mod pipeline;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,8 +46,8 @@ pub struct Config {
     /// Deliveries a request gets; on the last, a request that still fails is answered with
     /// an error and left to the queue's dead-letter policy.
     pub max_receives: u32,
-    /// Set while the worker holds a batch, so that a scaler retires only idle workers.
-    pub busy: Arc<AtomicBool>,
+    /// True while the worker holds a batch, so that a scaler retires only idle workers.
+    pub busy: tokio::sync::watch::Sender<bool>,
 }
 
 /// Runs `work`, extending the visibility of `receipts` every half timeout while it lasts, so a
@@ -96,14 +95,14 @@ pub async fn run(model: Model, links: Links, config: Config, shutdown: Cancellat
             Ok(deliveries) if deliveries.is_empty() => {}
             Ok(deliveries) => {
                 backoff = FIRST_BACKOFF;
-                config.busy.store(true, Ordering::SeqCst);
+                config.busy.send_replace(true);
                 let requests = links.requests.as_ref();
                 let batch = batch::fill(requests, deliveries, config.max_batch, config.batch_delay);
                 let batch = batch.await;
                 let receipts: Vec<String> = batch.iter().map(|d| d.receipt.clone()).collect();
                 let work = pipeline::run(&model, &links, batch, config.max_receives);
                 keep_hidden(requests, &receipts, config.visibility, work).await;
-                config.busy.store(false, Ordering::SeqCst);
+                config.busy.send_replace(false);
             }
             Err(error) => {
                 tracing::warn!(%error, backoff_ms = backoff.as_millis(), "Request queue receive failed");

@@ -1,12 +1,14 @@
 //! Queues with SQS semantics: at-least-once delivery, receive up to ten with a long-poll wait,
 //! a visibility timeout after which an undeleted message is delivered again, delete by receipt.
 
+pub mod loopback;
 mod memory;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 pub use memory::{MemoryBroker, MemoryQueue};
 
@@ -16,7 +18,7 @@ use crate::Error;
 pub const MAX_RECEIVE: usize = 10;
 
 /// One delivery of a message. The same message may be delivered again, with a new receipt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     /// The message body.
     pub body: String,
@@ -29,7 +31,7 @@ pub struct Delivery {
 }
 
 /// Messages waiting in a queue.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Depth {
     /// Ready to be received.
     pub visible: usize,
