@@ -3,6 +3,7 @@
 //! far larger than an SQS message.
 
 mod common;
+mod gate;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region};
 use base64::Engine as _;
 use common::{ROOT, Server, get_text, images_dir, recog, reference, upload};
+use gate::Gate;
 use recog_aws::Aws;
 use recog_aws::s3::S3Bucket;
 use recog_aws::sqs::SqsBroker;
@@ -53,6 +55,10 @@ impl Moto {
         let _ = child.kill();
         let _ = child.wait();
         panic!("moto_server did not start");
+    }
+
+    fn address(&self) -> std::net::SocketAddr {
+        self.url.trim_start_matches("http://").parse().unwrap()
     }
 
     fn env(&self) -> Vec<(&'static str, &'static str)> {
@@ -415,6 +421,73 @@ async fn workers_terminated_and_killed_mid_load_lose_nothing() {
     )
     .await;
     assert_eq!(objects(&aws, "recog-output").await, 100);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queue_and_bucket_outage_is_refused_clearly_and_recovered_from_by_itself() {
+    let moto = Moto::start();
+    moto.init(&[]);
+    let mut gate = Gate::open(moto.address()).await;
+    let timeout = Duration::from_secs(15);
+    let url = gate.url();
+    let mut args = vec![
+        "--aws-endpoint-url",
+        url.as_str(),
+        "--request-timeout",
+        "15s",
+    ];
+    let edge = Server::start_edge(&args, &moto.env());
+    args.truncate(2);
+    let worker = ["worker", "--threads", "1"].iter().chain(&args).copied();
+    let _worker = Process(
+        recog(&worker.collect::<Vec<_>>(), &moto.env())
+            .spawn()
+            .unwrap(),
+    );
+
+    // A client that gives up a little after the edge's deadline: a request that hangs past
+    // the deadline fails the test.
+    let client = reqwest::Client::builder()
+        .timeout(timeout + Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let expected = reference();
+    let post = |name: &'static str| {
+        let (client, url) = (client.clone(), edge.url("/"));
+        async move {
+            let bytes = std::fs::read(images_dir().join(name)).unwrap();
+            upload(&client, &url, "myfile", name, bytes).await
+        }
+    };
+    let (status, label) = post("test_36.JPEG").await;
+    assert_eq!(
+        (status, label.as_str()),
+        (200, expected["test_36.JPEG"].as_str())
+    );
+
+    gate.close();
+    let outage = std::time::Instant::now();
+    let mut refused = 0;
+    while outage.elapsed() < Duration::from_secs(10) {
+        let (status, reason) = post("test_0.JPEG").await;
+        assert!(matches!(status, 503 | 504), "{status} {reason}");
+        assert!(
+            !reason.trim().is_empty() && !reason.trim().contains('\n'),
+            "one line: {reason:?}"
+        );
+        refused += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(refused >= 2, "requests were made during the outage");
+    gate.reopen().await;
+
+    // The edge's reply listener and the worker reconnect by themselves.
+    let (status, label) = post("test_36.JPEG").await;
+    assert_eq!(
+        (status, label.as_str()),
+        (200, expected["test_36.JPEG"].as_str())
+    );
+    assert_eq!(classify_course(&edge.url("/")).await, expected);
 }
 
 fn launch(role: &str) -> Launch {

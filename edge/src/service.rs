@@ -142,19 +142,24 @@ impl Edge {
             file: upload.file.clone(),
             content_type: upload.content_type,
         };
-        self.inputs
-            .put(&key, upload.bytes, &metadata)
-            .await
-            .map_err(unavailable)?;
         let request = message::Request {
             id,
-            key,
+            key: key.clone(),
             file: upload.file.clone(),
             reply_to: self.reply_queue.clone(),
             deadline_ms: message::now_ms() + self.config.request_timeout.as_millis() as u64,
         };
         let body = serde_json::to_string(&request).expect("a request always serialises");
-        self.requests.send(body).await.map_err(unavailable)?;
+        // A bucket or queue that hangs rather than fails still answers the caller by the
+        // deadline.
+        let queued = async {
+            self.inputs.put(&key, upload.bytes, &metadata).await?;
+            self.requests.send(body).await
+        };
+        match tokio::time::timeout_at(deadline, queued).await {
+            Err(_) => return Err(EdgeError::TimedOut),
+            Ok(result) => result.map_err(unavailable)?,
+        }
 
         match waiter
             .wait(deadline)
