@@ -490,6 +490,51 @@ async fn queue_and_bucket_outage_is_refused_clearly_and_recovered_from_by_itself
     assert_eq!(classify_course(&edge.url("/")).await, expected);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn hung_bucket_and_queue_server_gets_a_504_by_the_deadline() {
+    let moto = Moto::start();
+    moto.init(&[]);
+    let mut gate = Gate::open(moto.address()).await;
+    let url = gate.url();
+    let edge = Server::start_edge(
+        &["--aws-endpoint-url", &url, "--request-timeout", "3s"],
+        &moto.env(),
+    );
+    let _worker = Process(
+        recog(
+            &["worker", "--threads", "1", "--aws-endpoint-url", &url],
+            &moto.env(),
+        )
+        .spawn()
+        .unwrap(),
+    );
+    // A client that waits well past the edge's deadline: a request that hangs fails the test.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let bytes = std::fs::read(images_dir().join("test_36.JPEG")).unwrap();
+    let edge_url = edge.url("/");
+    let post = || upload(&client, &edge_url, "myfile", "test_36.JPEG", bytes.clone());
+
+    gate.stall().await;
+    let (status, reason) = post().await;
+    assert_eq!(
+        (status, reason.as_str()),
+        (504, "no answer within the request timeout\n")
+    );
+
+    gate.reopen().await;
+    let mut answer = post().await;
+    for _ in 0..10 {
+        if answer.0 == 200 {
+            break;
+        }
+        answer = post().await;
+    }
+    assert_eq!(answer, (200, reference()["test_36.JPEG"].clone()));
+}
+
 fn launch(role: &str) -> Launch {
     Launch {
         ami: "ami-12345678".into(),

@@ -20,7 +20,15 @@ pub mod s3;
 pub mod setup;
 pub mod sqs;
 
+use std::time::Duration;
+
 use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+
+/// How long one attempt at a call may take: past SQS's 20 s long poll, so that a server that
+/// accepts a connection and never answers fails the call, which is then retried, instead of
+/// hanging it.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Clients for SQS and S3 sharing one configuration.
 #[derive(Debug, Clone)]
@@ -36,7 +44,10 @@ pub struct Aws {
 impl Aws {
     /// Loads the standard AWS configuration, pointed at `endpoint` when one is given.
     pub async fn connect(endpoint: Option<&str>) -> Aws {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let timeouts = TimeoutConfig::builder()
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
         if let Some(endpoint) = endpoint {
             loader = loader.endpoint_url(endpoint);
         }

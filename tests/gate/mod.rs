@@ -1,6 +1,7 @@
 //! A TCP gate in front of a server on loopback, for outage tests: while open it forwards every
 //! connection; closing it cuts the open connections and refuses new ones, as if the server had
-//! gone away; reopening listens on the same port again, the server's state intact.
+//! gone away; stalling it accepts connections and never answers, as a hung server does;
+//! reopening forwards again on the same port, the server's state intact.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -26,7 +27,7 @@ impl Gate {
             accept: None,
             connections: Arc::default(),
         };
-        gate.forward(listener);
+        gate.forward(listener, false);
         gate
     }
 
@@ -45,11 +46,22 @@ impl Gate {
         }
     }
 
-    /// Listens on the same port again.
+    /// Cuts every open connection, then accepts new ones and holds them unanswered.
+    pub async fn stall(&mut self) {
+        self.close();
+        self.listen(true).await;
+    }
+
+    /// Cuts every open or stalled connection and forwards new ones again.
     pub async fn reopen(&mut self) {
+        self.close();
+        self.listen(false).await;
+    }
+
+    async fn listen(&mut self, stalled: bool) {
         for _ in 0..50 {
             match TcpListener::bind(self.address).await {
-                Ok(listener) => return self.forward(listener),
+                Ok(listener) => return self.forward(listener, stalled),
                 // The aborted accept task may not have dropped its listener yet.
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
@@ -57,11 +69,14 @@ impl Gate {
         panic!("cannot listen on {} again", self.address);
     }
 
-    fn forward(&mut self, listener: TcpListener) {
+    fn forward(&mut self, listener: TcpListener, stalled: bool) {
         let (target, connections) = (self.target, self.connections.clone());
         self.accept = Some(tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let connection = tokio::spawn(async move {
+                    if stalled {
+                        return std::future::pending().await;
+                    }
                     if let Ok(mut outbound) = TcpStream::connect(target).await {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
