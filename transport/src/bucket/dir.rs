@@ -34,10 +34,16 @@ impl DirBucket {
     }
 }
 
+/// Where an object is written before its rename: a dot file beside it, so that what a writer
+/// killed mid-write leaves behind is never listed as a key.
+fn temporary_path(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()))
+}
+
 /// Writes through a temporary file and a rename, so a reader never sees half an object.
 async fn write_atomically(path: &Path, body: &[u8]) -> Result<(), Error> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".{}.tmp", uuid::Uuid::new_v4()));
+    let temporary = temporary_path(path);
     tokio::fs::write(&temporary, body).await?;
     tokio::fs::rename(&temporary, path).await?;
     Ok(())
@@ -110,6 +116,18 @@ mod tests {
         assert_eq!(bucket.metadata("abc").await.unwrap(), metadata);
         assert_eq!(bucket.keys().await.unwrap(), vec!["abc".to_owned()]);
         assert!(!root.path().join("etc").exists());
+    }
+
+    #[tokio::test]
+    async fn half_written_object_of_a_killed_writer_is_not_a_key() {
+        let root = tempfile::tempdir().unwrap();
+        let bucket = DirBucket::open(root.path()).await.unwrap();
+        let left_behind = temporary_path(&root.path().join("abc"));
+        tokio::fs::write(&left_behind, b"jp").await.unwrap();
+
+        assert_eq!(left_behind.parent(), Some(root.path()));
+        assert!(bucket.keys().await.unwrap().is_empty());
+        assert!(matches!(bucket.get("abc").await, Err(Error::NotFound(_))));
     }
 
     #[tokio::test]
