@@ -36,6 +36,7 @@ impl DirBucket {
 
 /// Where an object is written before its rename: a dot file beside it, so that what a writer
 /// killed mid-write leaves behind is never listed as a key.
+// Limitation: nothing removes such leftovers; they stay on disk until someone deletes them.
 fn temporary_path(path: &Path) -> PathBuf {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()))
