@@ -270,12 +270,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "RECOG_MAX_WORKERS", default_value_t = cores())]
     pub(crate) max_workers: usize,
 
-    /// Time between the scaler's looks at the queue.
-    #[arg(long, env = "RECOG_SCALE_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    /// Time between the scaler's looks at the queue. A local worker is ready in about a third
+    /// of a second, so a short tick lets a one-second burst have its second worker while it
+    /// lasts; a look costs nothing but a lock.
+    #[arg(long, env = "RECOG_SCALE_INTERVAL", default_value = "200ms", value_parser = humantime::parse_duration)]
     pub(crate) scale_interval: Duration,
 
-    /// Ticks the queue must stay short before workers are retired.
-    #[arg(long, env = "RECOG_SCALE_IN_TICKS", default_value_t = 3)]
+    /// Ticks the queue must stay short before workers are retired (15 ticks of 200ms: 3s).
+    #[arg(long, env = "RECOG_SCALE_IN_TICKS", default_value_t = 15)]
     pub(crate) scale_in_ticks: u32,
 
     /// How long a received request stays hidden before it is delivered again (whole seconds,
