@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{ROOT, Server, images_dir, upload};
-use image::{DynamicImage, ImageFormat};
+use image::{DynamicImage, ImageFormat, RgbImage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The most confident of the course images for this model (flagpole, 0.98), so that a
@@ -279,6 +279,25 @@ async fn other_formats_and_layouts_are_converted_to_rgb_and_classified() {
             ),
         ),
         ("cmyk.jpg", cmyk),
+        // Extreme aspect ratios: a short side of 256 makes these 3 072 000 pixels long.
+        (
+            "strip.png",
+            encode(
+                &DynamicImage::ImageRgb8(RgbImage::from_fn(12_000, 1, |x, _| {
+                    *rgb.get_pixel(x % rgb.width(), 0)
+                })),
+                ImageFormat::Png,
+            ),
+        ),
+        (
+            "tower.png",
+            encode(
+                &DynamicImage::ImageRgb8(RgbImage::from_fn(1, 12_000, |_, y| {
+                    *rgb.get_pixel(0, y % rgb.height())
+                })),
+                ImageFormat::Png,
+            ),
+        ),
     ];
     for (name, bytes) in lossy {
         let (status, label) = post(&client, &server, name, bytes).await;

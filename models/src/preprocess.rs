@@ -112,16 +112,17 @@ fn invalid(error: image::ImageError) -> Error {
     }
 }
 
-/// Resizes as the manifest says, then takes the centre crop.
+/// Resizes as the manifest says and takes the centre crop, resampling only the crop.
 fn resize(image: &RgbImage, spec: &Preprocess) -> RgbImage {
     let (width, height) = resized_size(image.width(), image.height(), spec);
-    let resized = resample::bilinear(image, width, height);
-    let (left, top) = (
-        crop_offset(width, spec.crop),
-        crop_offset(height, spec.crop),
-    );
     let side = spec.crop.min(width).min(height);
-    image::imageops::crop_imm(&resized, left, top, side, side).to_image()
+    let crop = resample::Window {
+        left: crop_offset(width, spec.crop),
+        top: crop_offset(height, spec.crop),
+        width: side,
+        height: side,
+    };
+    resample::bilinear(image, width, height, crop)
 }
 
 /// The size before cropping, rounded as torchvision's `Resize(int)` rounds it.

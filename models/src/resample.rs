@@ -4,6 +4,8 @@
 //! scaled up fourfold a one-level rounding difference flips several top-1 answers in a hundred,
 //! which is why recog does not use a faster resizer whose rounding differs.
 
+use std::ops::Range;
+
 use image::RgbImage;
 
 /// Fixed-point fraction bits of a weight, as Pillow uses for 8-bit images.
@@ -15,34 +17,55 @@ struct Taps {
     weights: Vec<i32>,
 }
 
-/// Resizes to `width × height`.
-pub(crate) fn bilinear(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+/// The part of a resized image to compute: `width × height` pixels from `(left, top)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) left: u32,
+    pub(crate) top: u32,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+}
+
+/// Resizes to `width × height` and returns only `window` of the result, computing nothing
+/// outside it. Each output pixel depends on its own taps alone, so this is bit for bit the
+/// crop of the whole resize, at the window's cost whatever the image's aspect ratio (a
+/// 12 000 × 1 image resized whole to a short side of 256 would take 2.4 GB).
+pub(crate) fn bilinear(image: &RgbImage, width: u32, height: u32, window: Window) -> RgbImage {
     let (in_width, in_height) = (image.width() as usize, image.height() as usize);
-    let columns = taps(in_width, width as usize);
-    let rows = taps(in_height, height as usize);
+    let columns = taps(
+        in_width,
+        width as usize,
+        window.left..window.left + window.width,
+    );
+    let rows = taps(
+        in_height,
+        height as usize,
+        window.top..window.top + window.height,
+    );
+    let out_width = window.width as usize;
 
     // Only the source rows some output row uses are resampled horizontally.
     let first_row = rows.first().map_or(0, |t| t.first);
     let last_row = rows.last().map_or(0, |t| t.first + t.weights.len());
-    let mut horizontal = vec![0u8; width as usize * (last_row - first_row) * 3];
+    let mut horizontal = vec![0u8; out_width * (last_row - first_row) * 3];
     for (y, source_row) in (first_row..last_row).enumerate() {
         let source = &image.as_raw()[source_row * in_width * 3..][..in_width * 3];
         for (x, tap) in columns.iter().enumerate() {
-            let out = &mut horizontal[(y * width as usize + x) * 3..][..3];
+            let out = &mut horizontal[(y * out_width + x) * 3..][..3];
             convolve(tap, |i, c| source[(tap.first + i) * 3 + c], out);
         }
     }
 
-    let mut output = vec![0u8; width as usize * height as usize * 3];
-    let stride = width as usize * 3;
+    let mut output = vec![0u8; out_width * rows.len() * 3];
+    let stride = out_width * 3;
     for (y, tap) in rows.iter().enumerate() {
         let top = tap.first - first_row;
-        for x in 0..width as usize {
+        for x in 0..out_width {
             let out = &mut output[y * stride + x * 3..][..3];
             convolve(tap, |i, c| horizontal[(top + i) * stride + x * 3 + c], out);
         }
     }
-    RgbImage::from_raw(width, height, output).expect("the buffer is width × height RGB")
+    RgbImage::from_raw(window.width, window.height, output).expect("the buffer is the window, RGB")
 }
 
 /// Weighted sum of the tapped pixels for each of three channels, rounded and clamped.
@@ -57,12 +80,12 @@ fn convolve(tap: &Taps, pixel: impl Fn(usize, usize) -> u8, out: &mut [u8]) {
 }
 
 /// Pillow's `precompute_coeffs` for the bilinear (triangle) filter, then its 8-bit weight
-/// normalisation.
-fn taps(in_size: usize, out_size: usize) -> Vec<Taps> {
+/// normalisation, for the output pixels in `range` of `out_size`.
+fn taps(in_size: usize, out_size: usize, range: Range<u32>) -> Vec<Taps> {
     let scale = in_size as f64 / out_size as f64;
     let filter_scale = scale.max(1.0);
     let support = filter_scale;
-    (0..out_size)
+    range
         .map(|x| {
             let center = (x as f64 + 0.5) * scale;
             let first = ((center - support + 0.5) as i64).max(0) as usize;
@@ -89,17 +112,27 @@ fn triangle(x: f64) -> f64 {
 mod tests {
     use super::*;
 
+    fn whole(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+        let window = Window {
+            left: 0,
+            top: 0,
+            width,
+            height,
+        };
+        bilinear(image, width, height, window)
+    }
+
     #[test]
     fn identity_size_keeps_every_pixel() {
         let image = RgbImage::from_fn(7, 5, |x, y| image::Rgb([x as u8 * 30, y as u8 * 40, 7]));
-        assert_eq!(bilinear(&image, 7, 5), image);
+        assert_eq!(whole(&image, 7, 5), image);
     }
 
     #[test]
     fn flat_image_stays_flat_up_and_down() {
         let image = RgbImage::from_pixel(64, 48, image::Rgb([200, 100, 3]));
         for (w, h) in [(256, 192), (13, 9)] {
-            let resized = bilinear(&image, w, h);
+            let resized = whole(&image, w, h);
             assert!(resized.pixels().all(|p| p.0 == [200, 100, 3]));
         }
     }
@@ -107,7 +140,46 @@ mod tests {
     #[test]
     fn doubling_interpolates_between_neighbours() {
         let image = RgbImage::from_fn(2, 1, |x, _| image::Rgb([x as u8 * 100; 3]));
-        let row: Vec<u8> = bilinear(&image, 4, 1).pixels().map(|p| p[0]).collect();
+        let row: Vec<u8> = whole(&image, 4, 1).pixels().map(|p| p[0]).collect();
         assert_eq!(row, [0, 25, 75, 100]);
+    }
+
+    #[test]
+    fn window_is_exactly_the_crop_of_the_whole_resize() {
+        let image = RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 7 + y * 3) as u8, (x * y) as u8, (x ^ y) as u8 * 4])
+        });
+        for (width, height, window) in [
+            (
+                341,
+                256,
+                Window {
+                    left: 58,
+                    top: 16,
+                    width: 224,
+                    height: 224,
+                },
+            ),
+            (
+                30,
+                20,
+                Window {
+                    left: 3,
+                    top: 5,
+                    width: 11,
+                    height: 9,
+                },
+            ),
+        ] {
+            let cropped = image::imageops::crop_imm(
+                &whole(&image, width, height),
+                window.left,
+                window.top,
+                window.width,
+                window.height,
+            )
+            .to_image();
+            assert_eq!(bilinear(&image, width, height, window), cropped);
+        }
     }
 }
