@@ -71,7 +71,7 @@ pub(crate) struct SimulateArgs {
     pub(crate) boot: Duration,
 
     /// Most workers.
-    #[arg(long, default_value_t = 19)]
+    #[arg(long, default_value_t = 19, value_parser = at_least_one)]
     pub(crate) max_workers: usize,
 
     /// Ticks the scale-in target must stay below the worker count before scaling in.
@@ -115,8 +115,10 @@ pub(crate) struct AwsArgs {
     #[arg(long, env = "RECOG_OUTPUT_BUCKET", default_value = "recog-output")]
     pub(crate) output_bucket: String,
 
-    /// The request queue's visibility timeout (set by `aws init`, honoured by workers).
-    #[arg(long, env = "RECOG_VISIBILITY_TIMEOUT", default_value = "30s", value_parser = parse_visibility)]
+    /// The request queue's visibility timeout (set by `aws init`, honoured by workers). Keep
+    /// it below the edge's `--request-timeout`, so that a dead worker's batch is delivered
+    /// again while its callers still wait; a batch that takes longer extends it.
+    #[arg(long, env = "RECOG_VISIBILITY_TIMEOUT", default_value = "10s", value_parser = parse_visibility)]
     pub(crate) visibility_timeout: Duration,
 }
 
@@ -135,7 +137,7 @@ pub(crate) struct AwsInitArgs {
     pub(crate) dead_letter_queue: String,
 
     /// Receives after which a request moves to the dead-letter queue.
-    #[arg(long, env = "RECOG_MAX_RECEIVES", default_value_t = 5)]
+    #[arg(long, env = "RECOG_MAX_RECEIVES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_receives: u32,
 }
 
@@ -168,7 +170,7 @@ pub(crate) struct ScalerArgs {
     pub(crate) min_workers: usize,
 
     /// Most worker instances.
-    #[arg(long, env = "RECOG_MAX_WORKERS", default_value_t = 19)]
+    #[arg(long, env = "RECOG_MAX_WORKERS", default_value_t = 19, value_parser = at_least_one)]
     pub(crate) max_workers: usize,
 
     /// Time between the scaler's looks at the queue.
@@ -267,7 +269,7 @@ pub(crate) struct ServeArgs {
     /// Most workers, each with its own copy of the model; one per core by default. Two
     /// single-threaded workers outrun one with two threads, because one preprocesses and
     /// stores while the other runs the model.
-    #[arg(long, env = "RECOG_MAX_WORKERS", default_value_t = cores())]
+    #[arg(long, env = "RECOG_MAX_WORKERS", default_value_t = cores(), value_parser = at_least_one)]
     pub(crate) max_workers: usize,
 
     /// Time between the scaler's looks at the queue. A local worker is ready in about a third
@@ -281,8 +283,9 @@ pub(crate) struct ServeArgs {
     pub(crate) scale_in_ticks: u32,
 
     /// How long a received request stays hidden before it is delivered again (whole seconds,
-    /// at least 1s, as in SQS).
-    #[arg(long, env = "RECOG_VISIBILITY_TIMEOUT", default_value = "30s", value_parser = parse_visibility)]
+    /// at least 1s, as in SQS). Below `--request-timeout`, so that a dead worker's batch is
+    /// delivered again while its callers still wait; a batch that takes longer extends it.
+    #[arg(long, env = "RECOG_VISIBILITY_TIMEOUT", default_value = "10s", value_parser = parse_visibility)]
     pub(crate) visibility_timeout: Duration,
 
     #[command(flatten)]
@@ -335,7 +338,7 @@ pub(crate) struct EdgeArgs {
     pub(crate) reply_format: ReplyFormatArg,
 
     /// How long a request waits for its answer before a 504.
-    #[arg(long, env = "RECOG_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RECOG_REQUEST_TIMEOUT", default_value = "30s", value_parser = positive_duration)]
     pub(crate) request_timeout: Duration,
 
     /// Largest accepted upload, in bytes; larger gets 413.
@@ -343,7 +346,7 @@ pub(crate) struct EdgeArgs {
     pub(crate) max_body: usize,
 
     /// Most requests waiting for answers at once; more get 503 with Retry-After.
-    #[arg(long, env = "RECOG_MAX_IN_FLIGHT", default_value_t = 1000)]
+    #[arg(long, env = "RECOG_MAX_IN_FLIGHT", default_value_t = 1000, value_parser = at_least_one)]
     pub(crate) max_in_flight: usize,
 
     /// How long open requests may finish after SIGTERM or Ctrl-C.
@@ -360,7 +363,7 @@ pub(crate) struct BatchArgs {
 
     /// Deliveries a request gets before it is given up on with an error reply (and, on SQS,
     /// moved to the dead-letter queue).
-    #[arg(long, env = "RECOG_MAX_RECEIVES", default_value_t = 5)]
+    #[arg(long, env = "RECOG_MAX_RECEIVES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_receives: u32,
 
     /// How long a batch waits for more requests once it has one.
@@ -392,6 +395,14 @@ fn parse_visibility(value: &str) -> Result<Duration, String> {
         return Err("must be whole seconds, at least 1s".into());
     }
     Ok(duration)
+}
+
+fn positive_duration(value: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(value) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err("must be longer than zero".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn at_least_one(value: &str) -> Result<usize, String> {

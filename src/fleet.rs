@@ -137,10 +137,10 @@ async fn follow(stdout: ChildStdout, state: Arc<State>) {
 }
 
 /// Whether the slot's process is still running; logs how it ended otherwise.
-fn alive(slot: &mut Slot, retired: bool) -> bool {
+fn alive(slot: &mut Slot) -> bool {
     match slot.child.try_wait() {
         Ok(None) => true,
-        Ok(Some(status)) if retired && status.success() => {
+        Ok(Some(status)) if status.success() => {
             tracing::info!(worker = slot.id, "Worker stopped");
             false
         }
@@ -158,9 +158,9 @@ fn alive(slot: &mut Slot, retired: bool) -> bool {
 #[async_trait]
 impl Fleet for ProcessFleet {
     async fn census(&self) -> Result<Census, String> {
-        lock(&self.retiring).retain_mut(|slot| alive(slot, true));
+        lock(&self.retiring).retain_mut(alive);
         let mut slots = lock(&self.slots);
-        slots.retain_mut(|slot| alive(slot, false));
+        slots.retain_mut(alive);
         let running = slots
             .iter()
             .filter(|slot| slot.state.ready.load(Ordering::SeqCst))

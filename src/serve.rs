@@ -41,6 +41,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.min_workers <= args.max_workers,
         "--min-workers exceeds --max-workers"
     );
+    if args.visibility_timeout >= args.edge.request_timeout {
+        tracing::warn!(
+            "--visibility-timeout is not below --request-timeout: the requests of a worker \
+             that dies time out before they are delivered again"
+        );
+    }
     let metrics = telemetry::init_metrics()?;
     let listener = bind(args.listen).await?;
 

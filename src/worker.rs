@@ -28,8 +28,8 @@ pub(crate) async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         stop_when_stdin_closes(shutdown.clone());
     } else {
         telemetry::serve_metrics(args.metrics_listen)?;
-        tokio::spawn(signal(shutdown.clone()));
     }
+    tokio::spawn(signal(shutdown.clone()));
     let links = match (&args.broker_url, &args.data_dir) {
         (Some(url), Some(data_dir)) => {
             tracing::info!(broker = %url, data_dir = %data_dir.display(),

@@ -82,15 +82,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub async fn run(model: Model, links: Links, config: Config, shutdown: CancellationToken) {
     let model = Arc::new(Mutex::new(model));
     let mut backoff = FIRST_BACKOFF;
-    loop {
-        // Only the wait for a first request is cut short by shutdown: once messages are in
-        // hand, the batch is run and acknowledged.
-        // A receive that has completed wins over shutdown, so no batch is dropped on retire.
-        let received = tokio::select! {
-            biased;
-            received = links.requests.receive(config.max_batch, config.poll_wait) => received,
-            () = shutdown.cancelled() => break,
-        };
+    while !shutdown.is_cancelled() {
+        // Shutdown does not cut a receive short: one already sent may have taken messages off
+        // the queue (SQS, or the loopback service of `recog serve`), and dropping its answer
+        // would hide them until their visibility timeout. It lasts at most `poll_wait`, and
+        // what it brings is run and acknowledged before the loop ends.
+        let received = links
+            .requests
+            .receive(config.max_batch, config.poll_wait)
+            .await;
         match received {
             Ok(deliveries) if deliveries.is_empty() => {}
             Ok(deliveries) => {
@@ -106,7 +106,10 @@ pub async fn run(model: Model, links: Links, config: Config, shutdown: Cancellat
             }
             Err(error) => {
                 tracing::warn!(%error, backoff_ms = backoff.as_millis(), "Request queue receive failed");
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = shutdown.cancelled() => {}
+                }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
