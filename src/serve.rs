@@ -87,6 +87,16 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.scale_interval,
         workers_stop.clone(),
     ));
+    // The scaler returns only once told to; if it fails before, the edge stops too rather
+    // than wait for workers nobody starts, and serve exits with the failure.
+    let scaler = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            let outcome = scaler.await;
+            shutdown.cancel();
+            outcome
+        }
+    });
     tokio::spawn(sample_depth(requests.clone(), workers_stop.clone()));
 
     tracing::info!(addr = %listener.local_addr()?, "Listening");
@@ -100,7 +110,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     recog_edge::run(listener, links, edge_config(&args.edge, metrics), shutdown).await;
     workers_stop.cancel();
-    scaler.await?;
+    scaler.await?.context("the scaler failed")?;
     fleet.drain().await;
     tracing::info!("Stopped");
     Ok(())
@@ -209,6 +219,6 @@ pub(crate) async fn signal(shutdown: CancellationToken) {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
-    tracing::info!("Shutdown requested");
     shutdown.cancel();
+    tracing::info!("Shutdown requested");
 }

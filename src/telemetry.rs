@@ -10,7 +10,9 @@ use recog_transport::metrics::{BATCH_BUCKETS, BATCH_SIZE, LATENCY_BUCKETS, descr
 use tracing_subscriber::EnvFilter;
 
 /// Logs to stderr at `RUST_LOG`'s level, INFO by default (the AWS SDK's credential probing,
-/// which warns at length about every source it tries, only on errors).
+/// which warns at length about every source it tries, only on errors). A log line that cannot
+/// be written (stderr a closed pipe) is dropped: reporting that on stderr would panic whichever
+/// task logged.
 pub(crate) fn init_tracing() {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,aws_config=error"));
@@ -19,6 +21,7 @@ pub(crate) fn init_tracing() {
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .init();
 }
 

@@ -1,5 +1,6 @@
 //! SIGTERM drains: the edge stops accepting, lets the requests in flight finish, then exits;
-//! a worker finishes and acknowledges its batch, then exits. Nothing is lost either way.
+//! a worker finishes and acknowledges its batch, then exits. Nothing is lost either way, not
+//! even when the log has nowhere to go.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Server, get_text, images_dir, upload};
+use common::{Server, get_text, images_dir, recog, upload};
 
 fn terminate(pid: u32) {
     let status = std::process::Command::new("kill")
@@ -59,6 +60,46 @@ async fn sigterm_lets_every_request_in_flight_finish() {
     }
     let exit = tokio::task::spawn_blocking(move || server.wait())
         .await
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stderr_stops_neither_the_workers_nor_the_shutdown() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = recog(&["serve", "--listen", &listen, "--data-dir"], &[])
+        .arg(data.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every log line now meets a closed pipe, as under `recog serve 2>&1 | head -n 2`.
+    drop(child.stderr.take());
+
+    let client = reqwest::Client::new();
+    let url = format!("http://{listen}/");
+    let bytes = std::fs::read(images_dir().join("test_0.JPEG")).unwrap();
+    let mut answer = None;
+    for _ in 0..600 {
+        match client.get(format!("http://{listen}/healthz")).send().await {
+            Ok(_) => {
+                answer = Some(upload(&client, &url, "myfile", "test_0.JPEG", bytes).await);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(answer, Some((200, "lotion".to_owned())));
+
+    terminate(child.id());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
         .unwrap();
     assert!(exit.success(), "{exit:?}");
 }
