@@ -30,9 +30,9 @@ async fn inflight(client: &reqwest::Client, server: &Server) -> usize {
         .unwrap() as usize
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_lets_every_request_in_flight_finish() {
-    let mut server = Server::start(&["--grace", "60s"]);
+/// Posts the 100 course images and, once each is answered or waiting, sends SIGTERM; returns
+/// every reply and how the server exited.
+async fn terminate_mid_load(mut server: Server) -> (Vec<(u16, String)>, std::process::ExitStatus) {
     let client = reqwest::Client::new();
     let done = Arc::new(AtomicUsize::new(0));
 
@@ -48,19 +48,52 @@ async fn sigterm_lets_every_request_in_flight_finish() {
             })
         })
         .collect();
-    // Every request is either answered or waiting before the signal goes out.
     while inflight(&client, &server).await + done.load(Ordering::SeqCst) < 100 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     terminate(server.pid());
 
+    let mut replies = Vec::new();
     for post in posts {
-        let (status, body) = post.await.unwrap();
-        assert_eq!(status, 200, "{body}");
+        replies.push(post.await.unwrap());
     }
     let exit = tokio::task::spawn_blocking(move || server.wait())
         .await
         .unwrap();
+    (replies, exit)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_every_request_in_flight_finish() {
+    let server = Server::start(&["--grace", "60s"]);
+    let (replies, exit) = terminate_mid_load(server).await;
+    for (status, body) in replies {
+        assert_eq!(status, 200, "{body}");
+    }
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn past_the_grace_period_what_still_waits_gets_a_503_with_its_reason() {
+    let server = Server::start(&["--grace", "0s", "--max-workers", "1"]);
+    let (replies, exit) = terminate_mid_load(server).await;
+    let refused: Vec<_> = replies
+        .iter()
+        .filter(|(status, _)| *status != 200)
+        .collect();
+    assert!(
+        !refused.is_empty(),
+        "the signal came once every image was answered"
+    );
+    for (status, body) in refused {
+        assert_eq!(
+            (*status, body.as_str()),
+            (
+                503,
+                "the server shut down before the answer came, retry shortly\n"
+            )
+        );
+    }
     assert!(exit.success(), "{exit:?}");
 }
 

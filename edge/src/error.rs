@@ -38,6 +38,9 @@ pub enum EdgeError {
     /// No answer before the deadline.
     #[error("no answer within the request timeout")]
     TimedOut,
+    /// The edge shut down before the answer came.
+    #[error("the server shut down before the answer came, retry shortly")]
+    ShuttingDown,
     /// The queue or bucket failed; details go to the log, not the client.
     #[error("the classification backend is unavailable, retry shortly")]
     Unavailable,
@@ -62,7 +65,9 @@ impl EdgeError {
             EdgeError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             EdgeError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EdgeError::Failed(_) => StatusCode::BAD_GATEWAY,
-            EdgeError::Overloaded | EdgeError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            EdgeError::Overloaded | EdgeError::Unavailable | EdgeError::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             EdgeError::TimedOut => StatusCode::GATEWAY_TIMEOUT,
             EdgeError::NotFound => StatusCode::NOT_FOUND,
             EdgeError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,

@@ -52,8 +52,22 @@ pub(crate) async fn serve(listener: TcpListener, edge: Arc<Edge>, shutdown: Canc
 
     drop(listener);
     tracing::info!("Shutting down: draining open connections");
+    let draining = connections.shutdown();
+    tokio::pin!(draining);
     tokio::select! {
-        () = connections.shutdown() => {}
-        () = tokio::time::sleep(grace) => tracing::warn!(?grace, "Grace period over, closing open connections"),
+        () = &mut draining => return,
+        () = tokio::time::sleep(grace) => {}
     }
+    // Requests still waiting for their answer are told so; those still sending their upload
+    // are cut off.
+    tracing::warn!(
+        ?grace,
+        waiting = edge.waiters.len(),
+        "Grace period over, answering what waits with 503"
+    );
+    edge.waiters.abandon_all();
+    let _ = tokio::time::timeout(ANSWER_ABANDONED, draining).await;
 }
+
+/// How long connections get to send their 503s once the grace period is over.
+const ANSWER_ABANDONED: Duration = Duration::from_secs(1);

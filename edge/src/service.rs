@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::error::EdgeError;
 use crate::reply::{self, ReplyFormat};
 use crate::upload::{self, Upload};
-use crate::waiters::Waiters;
+use crate::waiters::{Unanswered, Waiters};
 
 /// How the edge answers.
 #[derive(Clone)]
@@ -164,8 +164,10 @@ impl Edge {
         match waiter
             .wait(deadline)
             .await
-            .map_err(|_| EdgeError::TimedOut)?
-        {
+            .map_err(|unanswered| match unanswered {
+                Unanswered::TimedOut => EdgeError::TimedOut,
+                Unanswered::Abandoned => EdgeError::ShuttingDown,
+            })? {
             Outcome::Classified(classification) => Ok(Answer {
                 id,
                 file: upload.file,
@@ -232,7 +234,7 @@ fn error_response(error: &EdgeError) -> Response<Full<Bytes>> {
                 .headers_mut()
                 .insert(ALLOW, HeaderValue::from_static(allow));
         }
-        EdgeError::Overloaded | EdgeError::Unavailable => {
+        EdgeError::Overloaded | EdgeError::Unavailable | EdgeError::ShuttingDown => {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));

@@ -26,9 +26,14 @@ pub struct Waiter {
     waiters: Arc<Waiters>,
 }
 
-/// The deadline passed before the response arrived.
+/// Why a waiter got no response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimedOut;
+pub enum Unanswered {
+    /// The deadline passed before the response arrived.
+    TimedOut,
+    /// The edge is shutting down and gave up on the request.
+    Abandoned,
+}
 
 impl Waiters {
     /// An empty map that admits at most `capacity` waiters.
@@ -77,6 +82,13 @@ impl Waiters {
         self.len() == 0
     }
 
+    /// Gives up on every request waiting now: each gets [`Unanswered::Abandoned`].
+    pub fn abandon_all(&self) {
+        let mut slots = self.slots();
+        slots.clear();
+        metrics::gauge!(INFLIGHT_REQUESTS).set(0.0);
+    }
+
     fn remove(&self, id: Uuid) -> Option<oneshot::Sender<Outcome>> {
         let mut slots = self.slots();
         let sender = slots.remove(&id);
@@ -92,11 +104,12 @@ impl Waiter {
     }
 
     /// Waits for the response until `deadline`.
-    pub async fn wait(mut self, deadline: Instant) -> Result<Outcome, TimedOut> {
+    pub async fn wait(mut self, deadline: Instant) -> Result<Outcome, Unanswered> {
         match tokio::time::timeout_at(deadline, &mut self.receiver).await {
             Ok(Ok(outcome)) => Ok(outcome),
-            // The sender is only dropped after removal, which happens on timeout or completion.
-            Ok(Err(_)) | Err(_) => Err(TimedOut),
+            // The sender is dropped unsent only by `abandon_all`.
+            Ok(Err(_)) => Err(Unanswered::Abandoned),
+            Err(_) => Err(Unanswered::TimedOut),
         }
     }
 }
@@ -137,7 +150,7 @@ mod tests {
         let waiter = waiters.register(id).unwrap();
         let start = Instant::now();
         let outcome = waiter.wait(start + Duration::from_secs(30)).await;
-        assert_eq!(outcome, Err(TimedOut));
+        assert_eq!(outcome, Err(Unanswered::TimedOut));
         assert_eq!(start.elapsed(), Duration::from_secs(30));
         assert!(waiters.is_empty());
     }
@@ -173,6 +186,20 @@ mod tests {
         assert!(request.await.unwrap_err().is_cancelled());
         assert!(waiters.is_empty());
         assert!(!waiters.complete(id, rejected("nobody")));
+    }
+
+    #[tokio::test]
+    async fn abandoned_waiters_learn_it_and_leave_the_map() {
+        let waiters = Waiters::new(10);
+        let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+        let waiting = [first, second].map(|id| waiters.register(id).unwrap());
+        waiters.abandon_all();
+        assert!(waiters.is_empty());
+        for waiter in waiting {
+            let outcome = waiter.wait(Instant::now() + Duration::from_secs(60)).await;
+            assert_eq!(outcome, Err(Unanswered::Abandoned));
+        }
+        assert!(!waiters.complete(first, rejected("late")));
     }
 
     #[tokio::test]
