@@ -21,8 +21,11 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) async fn serve(listener: TcpListener, edge: Arc<Edge>, shutdown: CancellationToken) {
     let grace = edge.config.grace;
     let mut http = http1::Builder::new();
+    // Half-close: a client that shuts down its sending side after the request still gets
+    // the answer.
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
+        .header_read_timeout(HEADER_TIMEOUT)
+        .half_close(true);
     let connections = GracefulShutdown::new();
 
     loop {

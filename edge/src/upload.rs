@@ -21,11 +21,23 @@ pub struct Upload {
     pub bytes: Bytes,
 }
 
+fn is_multipart(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default();
+    essence.trim().eq_ignore_ascii_case("multipart/form-data")
+}
+
 /// Parses `body` as multipart/form-data, given the request's Content-Type header.
 pub async fn parse(content_type: Option<&str>, body: Bytes) -> Result<Upload, EdgeError> {
-    let boundary = content_type
-        .and_then(|value| multer::parse_boundary(value).ok())
-        .ok_or(EdgeError::NotMultipart)?;
+    let content_type = content_type.ok_or(EdgeError::NotMultipart)?;
+    let boundary = match multer::parse_boundary(content_type) {
+        Ok(boundary) => boundary,
+        Err(_) if is_multipart(content_type) => {
+            return Err(EdgeError::BadMultipart(
+                "no boundary in the Content-Type header".into(),
+            ));
+        }
+        Err(_) => return Err(EdgeError::NotMultipart),
+    };
     let stream = futures_util::stream::once(async move { Ok::<_, Infallible>(body) });
     let mut multipart = multer::Multipart::new(stream, boundary);
 
@@ -123,5 +135,14 @@ mod tests {
             parse(None, Bytes::new()).await,
             Err(EdgeError::NotMultipart)
         ));
+    }
+
+    #[tokio::test]
+    async fn multipart_without_a_boundary_is_malformed() {
+        let result = parse(Some("Multipart/Form-Data"), Bytes::from_static(b"x")).await;
+        let Err(EdgeError::BadMultipart(reason)) = result else {
+            panic!("{result:?}");
+        };
+        assert_eq!(reason, "no boundary in the Content-Type header");
     }
 }
