@@ -59,11 +59,11 @@ pub(crate) struct SimulateArgs {
     pub(crate) out: PathBuf,
 
     /// Time between scaler ticks, and the simulation's step.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = positive_duration)]
     pub(crate) tick: Duration,
 
     /// Requests one worker serves per second.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = positive_rate)]
     pub(crate) service_rate: f64,
 
     /// Time from starting a worker to its first request (an EC2 instance booting).
@@ -405,6 +405,13 @@ fn positive_duration(value: &str) -> Result<Duration, String> {
     }
 }
 
+fn positive_rate(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
+        _ => Err("must be a number above zero".into()),
+    }
+}
+
 fn at_least_one(value: &str) -> Result<usize, String> {
     match value.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
@@ -418,4 +425,47 @@ fn cores() -> usize {
 
 fn parse_backend(value: &str) -> Result<BackendKind, String> {
     value.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(args: &[&str]) -> String {
+        let error = Cli::try_parse_from(std::iter::once("recog").chain(args.iter().copied()))
+            .expect_err("refused");
+        error.to_string()
+    }
+
+    #[test]
+    fn flags_that_would_drop_or_refuse_every_request_are_refused() {
+        for (flag, value) in [
+            ("--max-receives", "0"),
+            ("--request-timeout", "0s"),
+            ("--max-in-flight", "0"),
+            ("--max-workers", "0"),
+            ("--visibility-timeout", "500ms"),
+        ] {
+            let error = refusal(&["serve", flag, value]);
+            assert!(
+                error.contains(&format!("invalid value '{value}' for '{flag}")),
+                "{error}"
+            );
+        }
+        for (flag, value) in [("--service-rate", "0"), ("--tick", "0s")] {
+            let error = refusal(&["simulate", "--trace", "t.csv", flag, value]);
+            assert!(
+                error.contains(&format!("invalid value '{value}' for '{flag}")),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_parse_and_redeliver_before_the_caller_gives_up() {
+        let Command::Serve(serve) = Cli::try_parse_from(["recog", "serve"]).unwrap().command else {
+            panic!("serve");
+        };
+        assert!(serve.visibility_timeout < serve.edge.request_timeout);
+    }
 }

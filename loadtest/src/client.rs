@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::multipart::{Form, Part};
 use reqwest::{StatusCode, Url};
@@ -37,6 +38,8 @@ pub struct Uploader {
     http: reqwest::Client,
     url: Url,
     field: String,
+    /// Whether a request has failed yet: the first failure is logged as a warning.
+    failed_once: AtomicBool,
 }
 
 impl Uploader {
@@ -50,6 +53,7 @@ impl Uploader {
             http,
             url: args.url.clone(),
             field: args.field.clone(),
+            failed_once: AtomicBool::new(false),
         })
     }
 
@@ -61,7 +65,12 @@ impl Uploader {
             }
             Ok((status, _)) => Outcome::Rejected(status.as_u16()),
             Err(error) => {
-                tracing::debug!(image = %image.name, %error, "Request failed");
+                let reason = chain(&error);
+                if self.failed_once.swap(true, Ordering::Relaxed) {
+                    tracing::debug!(image = %image.name, reason, "Request failed");
+                } else {
+                    tracing::warn!(image = %image.name, reason, "Request failed (more at RUST_LOG=debug)");
+                }
                 Outcome::Failed
             }
         }
@@ -80,4 +89,16 @@ impl Uploader {
         let status = response.status();
         Ok((status, response.text().await?))
     }
+}
+
+/// An error and its causes, one after the other: reqwest's own message names only the step.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

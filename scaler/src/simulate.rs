@@ -13,7 +13,7 @@ use crate::policy::{Memory, Observation, Policy};
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     /// The file could not be read.
-    #[error("cannot read trace {path}: {source}")]
+    #[error("cannot read trace {path}")]
     Read {
         /// The file.
         path: String,
