@@ -65,7 +65,7 @@ impl Uploader {
             }
             Ok((status, _)) => Outcome::Rejected(status.as_u16()),
             Err(error) => {
-                let reason = chain(&error);
+                let reason = recog_transport::chain(&error);
                 if self.failed_once.swap(true, Ordering::Relaxed) {
                     tracing::debug!(image = %image.name, reason, "Request failed");
                 } else {
@@ -89,16 +89,4 @@ impl Uploader {
         let status = response.status();
         Ok((status, response.text().await?))
     }
-}
-
-/// An error and its causes, one after the other: reqwest's own message names only the step.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
