@@ -71,7 +71,7 @@ pub(crate) struct SimulateArgs {
     pub(crate) boot: Duration,
 
     /// Most workers.
-    #[arg(long, default_value_t = 19, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 19)]
     pub(crate) max_workers: usize,
 
     /// Ticks the scale-in target must stay below the worker count before scaling in.
@@ -170,7 +170,7 @@ pub(crate) struct ScalerArgs {
     pub(crate) min_workers: usize,
 
     /// Most worker instances.
-    #[arg(long, env = "RECOG_MAX_WORKERS", default_value_t = 19, value_parser = at_least_one)]
+    #[arg(long, env = "RECOG_MAX_WORKERS", default_value_t = 19)]
     pub(crate) max_workers: usize,
 
     /// Time between the scaler's looks at the queue.
@@ -269,7 +269,7 @@ pub(crate) struct ServeArgs {
     /// Most workers, each with its own copy of the model; one per core by default. Two
     /// single-threaded workers outrun one with two threads, because one preprocesses and
     /// stores while the other runs the model.
-    #[arg(long, env = "RECOG_MAX_WORKERS", default_value_t = cores(), value_parser = at_least_one)]
+    #[arg(long, env = "RECOG_MAX_WORKERS", default_value_t = cores())]
     pub(crate) max_workers: usize,
 
     /// Time between the scaler's looks at the queue. A local worker is ready in about a third
@@ -443,7 +443,6 @@ mod tests {
             ("--max-receives", "0"),
             ("--request-timeout", "0s"),
             ("--max-in-flight", "0"),
-            ("--max-workers", "0"),
             ("--visibility-timeout", "500ms"),
         ] {
             let error = refusal(&["serve", flag, value]);

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::{Body, Incoming};
+use hyper::body::Incoming;
 use metrics_exporter_prometheus::PrometheusHandle;
 use recog_transport::bucket::{Bucket, Metadata};
 use recog_transport::message::{self, Classification, Outcome};
@@ -120,10 +120,6 @@ impl Edge {
     }
 
     async fn read_body(&self, body: Incoming) -> Result<Bytes, EdgeError> {
-        // A declared length over the limit is refused before waiting for the body.
-        if body.size_hint().lower() > self.config.max_body as u64 {
-            return Err(EdgeError::TooLarge(self.config.max_body));
-        }
         let limited = Limited::new(body, self.config.max_body).collect();
         match tokio::time::timeout(self.config.body_timeout, limited).await {
             Err(_) => Err(EdgeError::BodyTimeout),
