@@ -59,7 +59,13 @@ pub(crate) async fn run(
     deliveries: Vec<Delivery>,
     max_receives: u32,
 ) {
-    let (jobs, mut done) = triage(deliveries, max_receives);
+    let (jobs, mut done, exhausted) = triage(deliveries, max_receives);
+    join_all(
+        exhausted
+            .iter()
+            .map(|request| give_up(links, request, max_receives)),
+    )
+    .await;
     let (jobs, replayed) = replay_finished(links, jobs).await;
     done.extend(replayed);
 
@@ -77,10 +83,11 @@ pub(crate) async fn run(
 }
 
 /// Splits deliveries into jobs and receipts to acknowledge at once: unreadable, expired, or
-/// delivered more often than allowed on a queue without a redrive policy.
-fn triage(deliveries: Vec<Delivery>, max_receives: u32) -> (Vec<Job>, Vec<String>) {
+/// delivered more often than allowed on a queue without a redrive policy. The last are also
+/// returned, for their callers to be told.
+fn triage(deliveries: Vec<Delivery>, max_receives: u32) -> (Vec<Job>, Vec<String>, Vec<Request>) {
     let now = now_ms();
-    let (mut jobs, mut done) = (Vec::new(), Vec::new());
+    let (mut jobs, mut done, mut exhausted) = (Vec::new(), Vec::new(), Vec::new());
     for delivery in deliveries {
         if delivery.receive_count > 1 {
             metrics::counter!(MESSAGES_REDELIVERED).increment(1);
@@ -94,6 +101,7 @@ fn triage(deliveries: Vec<Delivery>, max_receives: u32) -> (Vec<Job>, Vec<String
                 tracing::warn!(id = %request.id, "Dropping request delivered too often");
                 metrics::counter!(MESSAGES_DEAD_LETTERED).increment(1);
                 done.push(delivery.receipt);
+                exhausted.push(request);
             }
             Ok(request) if request.deadline_ms <= now => {
                 tracing::debug!(id = %request.id, "Dropping request past its deadline");
@@ -113,7 +121,7 @@ fn triage(deliveries: Vec<Delivery>, max_receives: u32) -> (Vec<Job>, Vec<String
             }
         }
     }
-    (jobs, done)
+    (jobs, done, exhausted)
 }
 
 /// Re-sends answers already stored by an earlier delivery of the same request, so a
@@ -243,6 +251,24 @@ fn classification(prediction: Prediction, timings: Timings) -> Classification {
         .map(|(label, score)| Score { label, score })
         .collect();
     Classification { top5, timings }
+}
+
+/// Answers the caller of a request delivered more often than allowed: with its stored
+/// answer if a worker got that far, else with a failure, since every delivery went to a worker
+/// that died or stopped answering. A caller already answered drops this second reply.
+async fn give_up(links: &Links, request: &Request, max_receives: u32) {
+    let stored = links.outputs.get(&request.key).await.ok();
+    let response = match stored.and_then(|body| serde_json::from_slice::<Response>(&body).ok()) {
+        Some(response) => response,
+        None => Response {
+            id: request.id,
+            outcome: Outcome::Failed {
+                reason: format!("no worker finished this request in {max_receives} deliveries"),
+            },
+        },
+    };
+    let body = serde_json::to_string(&response).expect("serialisable");
+    reply(links, request, body).await;
 }
 
 /// Carries out a disposition; returns the receipt to acknowledge, if any.

@@ -1,6 +1,7 @@
 //! The worker on the real model against in-memory queues and directory buckets: it answers,
 //! stores, and acknowledges only then; a redelivered request is answered from the stored result;
-//! unreadable and expired requests are acknowledged without an answer.
+//! unreadable and expired requests are acknowledged without an answer; one delivered more often
+//! than allowed is answered with a failure, or with its stored answer.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,15 +18,26 @@ use uuid::Uuid;
 
 const WORKER: &str = env!("CARGO_MANIFEST_DIR");
 
+/// Deliveries a request gets.
+const MAX_RECEIVES: u32 = 5;
+
 struct Harness {
     links: Links,
     replies: Arc<dyn Queue>,
     shutdown: CancellationToken,
-    worker: tokio::task::JoinHandle<()>,
+    worker: Option<tokio::task::JoinHandle<()>>,
     _dirs: tempfile::TempDir,
 }
 
+/// Queues, buckets and a worker on the real model.
 async fn start() -> Harness {
+    let mut harness = without_worker().await;
+    harness.start_worker();
+    harness
+}
+
+/// Queues and buckets, with no worker yet.
+async fn without_worker() -> Harness {
     let dirs = tempfile::tempdir().unwrap();
     let broker = Arc::new(MemoryBroker::new(Duration::from_secs(30)));
     let replies = broker.create("replies").await.unwrap();
@@ -35,40 +47,57 @@ async fn start() -> Harness {
         inputs: Arc::new(DirBucket::open(dirs.path().join("input")).await.unwrap()),
         outputs: Arc::new(DirBucket::open(dirs.path().join("output")).await.unwrap()),
     };
-
-    let models = Path::new(WORKER).join("../models");
-    let manifest = Manifest::load(&models.join("efficientnet_lite0.json")).unwrap();
-    let options = Options {
-        kind: BackendKind::Ort,
-        threads: 2,
-        ort_library: models.join("libonnxruntime.so"),
-    };
-    let model = Model::load(manifest, &options, None).unwrap();
-    let config = Config {
-        max_batch: 10,
-        poll_wait: Duration::from_millis(100),
-        batch_delay: Duration::from_millis(5),
-        visibility: Duration::from_secs(30),
-        max_receives: 5,
-        busy: Default::default(),
-    };
-    let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(recog_worker::run(
-        model,
-        links.clone(),
-        config,
-        shutdown.clone(),
-    ));
     Harness {
         links,
         replies,
-        shutdown,
-        worker,
+        shutdown: CancellationToken::new(),
+        worker: None,
         _dirs: dirs,
     }
 }
 
 impl Harness {
+    fn start_worker(&mut self) {
+        let models = Path::new(WORKER).join("../models");
+        let manifest = Manifest::load(&models.join("efficientnet_lite0.json")).unwrap();
+        let options = Options {
+            kind: BackendKind::Ort,
+            threads: 2,
+            ort_library: models.join("libonnxruntime.so"),
+        };
+        let model = Model::load(manifest, &options, None).unwrap();
+        let config = Config {
+            max_batch: 10,
+            poll_wait: Duration::from_millis(100),
+            batch_delay: Duration::from_millis(5),
+            visibility: Duration::from_secs(30),
+            max_receives: MAX_RECEIVES,
+            busy: Default::default(),
+        };
+        let worker = recog_worker::run(model, self.links.clone(), config, self.shutdown.clone());
+        self.worker = Some(tokio::spawn(worker));
+    }
+
+    /// Receives the only queued request `times` times and makes it visible again each time,
+    /// as deliveries to workers that died with it would.
+    async fn deliver_to_the_dead(&self, times: u32) {
+        for _ in 0..times {
+            let taken = self
+                .links
+                .requests
+                .receive(1, Duration::ZERO)
+                .await
+                .unwrap();
+            let receipts: Vec<String> = taken.into_iter().map(|d| d.receipt).collect();
+            assert_eq!(receipts.len(), 1);
+            self.links
+                .requests
+                .extend(&receipts, Duration::ZERO)
+                .await
+                .unwrap();
+        }
+    }
+
     /// Uploads `image` and queues a request for it; returns the request id.
     async fn request(&self, image: &str, deadline_ms: u64) -> Uuid {
         let bytes = std::fs::read(
@@ -119,7 +148,7 @@ impl Harness {
 
     async fn stop(self) {
         self.shutdown.cancel();
-        self.worker.await.unwrap();
+        self.worker.unwrap().await.unwrap();
     }
 }
 
@@ -191,5 +220,47 @@ async fn unreadable_and_expired_requests_are_acknowledged_without_an_answer() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(harness.replies.depth().await.unwrap().total(), 0);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_delivered_too_often_gets_a_failure_or_its_stored_answer() {
+    let mut harness = without_worker().await;
+    let failed = harness.request("test_0.JPEG", in_a_minute()).await;
+    harness.deliver_to_the_dead(MAX_RECEIVES).await;
+    harness.start_worker();
+    let reply = harness.next_reply().await;
+    assert_eq!(reply.id, failed);
+    assert_eq!(
+        reply.outcome,
+        Outcome::Failed {
+            reason: "no worker finished this request in 5 deliveries".into()
+        }
+    );
+    harness.stop().await;
+
+    // A worker that stored the answer and died before replying: the answer is sent.
+    let mut harness = without_worker().await;
+    let answered = harness.request("test_0.JPEG", in_a_minute()).await;
+    let stored = Response {
+        id: answered,
+        outcome: Outcome::Rejected {
+            reason: "answered before".into(),
+        },
+    };
+    let body = serde_json::to_vec(&stored).unwrap();
+    let key = answered.to_string();
+    harness
+        .links
+        .outputs
+        .put(&key, body.into(), &Metadata::default())
+        .await
+        .unwrap();
+    harness.deliver_to_the_dead(MAX_RECEIVES).await;
+    harness.start_worker();
+    assert_eq!(harness.next_reply().await, stored);
+    while harness.links.requests.depth().await.unwrap().total() > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     harness.stop().await;
 }
