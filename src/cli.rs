@@ -174,7 +174,7 @@ pub(crate) struct ScalerArgs {
     pub(crate) max_workers: usize,
 
     /// Time between the scaler's looks at the queue.
-    #[arg(long, env = "RECOG_SCALE_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RECOG_SCALE_INTERVAL", default_value = "10s", value_parser = positive_duration)]
     pub(crate) scale_interval: Duration,
 
     /// Ticks the queue must stay short before instances are terminated.
@@ -275,7 +275,7 @@ pub(crate) struct ServeArgs {
     /// Time between the scaler's looks at the queue. A local worker is ready in about a third
     /// of a second, so a short tick lets a one-second burst have its second worker while it
     /// lasts; a look costs nothing but a lock.
-    #[arg(long, env = "RECOG_SCALE_INTERVAL", default_value = "200ms", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RECOG_SCALE_INTERVAL", default_value = "200ms", value_parser = positive_duration)]
     pub(crate) scale_interval: Duration,
 
     /// Ticks the queue must stay short before workers are retired (15 ticks of 200ms: 3s).
@@ -444,6 +444,7 @@ mod tests {
             ("--request-timeout", "0s"),
             ("--max-in-flight", "0"),
             ("--visibility-timeout", "500ms"),
+            ("--scale-interval", "0s"),
         ] {
             let error = refusal(&["serve", flag, value]);
             assert!(

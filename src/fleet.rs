@@ -78,15 +78,20 @@ impl ProcessFleet {
         for slot in &mut slots {
             slot.stdin = None;
         }
+        // All at once: the limit bounds the whole drain, not each worker in turn.
+        let mut stopping = tokio::task::JoinSet::new();
         for mut slot in slots {
-            if tokio::time::timeout(DRAIN_LIMIT, slot.child.wait())
-                .await
-                .is_err()
-            {
-                tracing::warn!(worker = slot.id, "Worker did not stop in time; killing it");
-                let _ = slot.child.kill().await;
-            }
+            stopping.spawn(async move {
+                if tokio::time::timeout(DRAIN_LIMIT, slot.child.wait())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(worker = slot.id, "Worker did not stop in time; killing it");
+                    let _ = slot.child.kill().await;
+                }
+            });
         }
+        stopping.join_all().await;
     }
 
     fn start(&self) -> Result<Slot, String> {
