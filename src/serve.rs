@@ -58,7 +58,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let requests = broker.create(REQUEST_QUEUE).await?;
     let reply_queue = format!("replies-{}", uuid::Uuid::new_v4());
     let replies = broker.create(&reply_queue).await?;
-    let inputs: Arc<dyn Bucket> = Arc::new(DirBucket::open(args.data_dir.join(INPUT_DIR)).await?);
+    let input_dir = args.data_dir.join(INPUT_DIR);
+    let inputs = DirBucket::open(&input_dir)
+        .await
+        .with_context(|| format!("cannot use {} as the input bucket", input_dir.display()))?;
+    let inputs: Arc<dyn Bucket> = Arc::new(inputs);
     let service = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .await
         .context("cannot listen on loopback for the workers' queue service")?;

@@ -13,7 +13,7 @@ pub enum Error {
     #[error("object {0:?} not found")]
     NotFound(String),
     /// The local filesystem failed.
-    #[error("I/O: {0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// A remote queue or object store failed.
     #[error("remote: {0}")]
