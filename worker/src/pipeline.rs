@@ -127,19 +127,22 @@ fn triage(deliveries: Vec<Delivery>, max_receives: u32) -> (Vec<Job>, Vec<String
 /// Re-sends answers already stored by an earlier delivery of the same request, so a
 /// redelivered message is never classified twice.
 async fn replay_finished(links: &Links, jobs: Vec<Job>) -> (Vec<Job>, Vec<String>) {
-    let stored = join_all(jobs.iter().map(|job| links.outputs.get(&job.request.key))).await;
+    let stored = join_all(jobs.iter().map(|job| stored_answer(links, &job.request))).await;
     let (mut fresh, mut replayed) = (Vec::new(), Vec::new());
     for (job, stored) in jobs.into_iter().zip(stored) {
-        match stored
-            .ok()
-            .and_then(|body| serde_json::from_slice::<Response>(&body).ok())
-        {
+        match stored {
             Some(response) => replayed.push(finish(links, job, response)),
             None => fresh.push(job),
         }
     }
     let replayed = join_all(replayed).await.into_iter().flatten().collect();
     (fresh, replayed)
+}
+
+/// The answer an earlier delivery of `request` stored, if one did.
+async fn stored_answer(links: &Links, request: &Request) -> Option<Response> {
+    let body = links.outputs.get(&request.key).await.ok()?;
+    serde_json::from_slice(&body).ok()
 }
 
 /// Fetches every job's image and preprocesses them in parallel.
@@ -257,8 +260,7 @@ fn classification(prediction: Prediction, timings: Timings) -> Classification {
 /// answer if a worker got that far, else with a failure, since every delivery went to a worker
 /// that died or stopped answering. A caller already answered drops this second reply.
 async fn give_up(links: &Links, request: &Request, max_receives: u32) {
-    let stored = links.outputs.get(&request.key).await.ok();
-    let response = match stored.and_then(|body| serde_json::from_slice::<Response>(&body).ok()) {
+    let response = match stored_answer(links, request).await {
         Some(response) => response,
         None => Response {
             id: request.id,
