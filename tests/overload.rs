@@ -6,17 +6,13 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Server, get_text, images_dir};
+use common::{Server, get_text, images_dir, sample};
 use reqwest::multipart::{Form, Part};
 use tokio::sync::Semaphore;
 
 async fn inflight(client: &reqwest::Client, server: &Server) -> f64 {
     let metrics = get_text(client, &server.url("/metrics")).await;
-    let line = metrics
-        .lines()
-        .find(|l| l.starts_with("recog_inflight_requests "))
-        .unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    sample(&metrics, "recog_inflight_requests").unwrap()
 }
 
 fn form() -> Form {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Server, get_text, images_dir, recog, upload};
+use common::{Server, get_text, images_dir, recog, sample, upload};
 
 fn terminate(pid: u32) {
     let status = std::process::Command::new("kill")
@@ -19,15 +19,7 @@ fn terminate(pid: u32) {
 
 async fn inflight(client: &reqwest::Client, server: &Server) -> usize {
     let metrics = get_text(client, &server.url("/metrics")).await;
-    let line = metrics
-        .lines()
-        .find(|l| l.starts_with("recog_inflight_requests "))
-        .unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<f64>()
-        .unwrap() as usize
+    sample(&metrics, "recog_inflight_requests").unwrap() as usize
 }
 
 /// Posts the 100 course images and, once each is answered or waiting, sends SIGTERM; returns
