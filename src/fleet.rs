@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -52,7 +52,8 @@ pub(crate) struct ProcessFleet {
     slots: Mutex<Vec<Slot>>,
     /// Retired workers finishing their batch.
     retiring: Mutex<Vec<Slot>>,
-    started: Mutex<usize>,
+    /// Workers started so far, to number them.
+    started: AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -67,7 +68,7 @@ impl ProcessFleet {
             command,
             slots: Mutex::default(),
             retiring: Mutex::default(),
-            started: Mutex::new(0),
+            started: AtomicUsize::new(0),
         }
     }
 
@@ -95,11 +96,7 @@ impl ProcessFleet {
     }
 
     fn start(&self) -> Result<Slot, String> {
-        let id = {
-            let mut started = lock(&self.started);
-            *started += 1;
-            *started
-        };
+        let id = self.started.fetch_add(1, Ordering::SeqCst) + 1;
         let mut child = Command::new(&self.command.program)
             .args(&self.command.args)
             .env("RECOG_BROKER_TOKEN", &self.command.token)
